@@ -1,0 +1,5 @@
+import sys
+
+from mrisynth.cli.main import main
+
+sys.exit(main())
