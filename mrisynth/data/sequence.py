@@ -50,7 +50,9 @@ def audio_sample_index(t_s: float | np.ndarray, sample_rate: int, audio_offset_s
     Used by every place that maps frames to audio, so training and inference agree exactly.
     The rounding error is at most half a sample for any fps (also non-integer ones like 83.28).
     """
-    return np.rint((np.asarray(t_s, dtype=np.float64) - audio_offset_s) * sample_rate).astype(np.int64)
+    return np.rint((np.asarray(t_s, dtype=np.float64) - audio_offset_s) * sample_rate).astype(
+        np.int64
+    )
 
 
 def _where(source: str | None) -> str:
@@ -320,8 +322,14 @@ class SpeechMRISequence:
             frames=y,
             labels=labels,
             fps=new_fps,
-            spacing_mm=(float(self.spacing_mm[0] * self.height / h), float(self.spacing_mm[1] * self.width / w)),
-            provenance={**self.provenance, "resampled": {"fps": new_fps, "spacing_mm": list(new_sp)}},
+            spacing_mm=(
+                float(self.spacing_mm[0] * self.height / h),
+                float(self.spacing_mm[1] * self.width / w),
+            ),
+            provenance={
+                **self.provenance,
+                "resampled": {"fps": new_fps, "spacing_mm": list(new_sp)},
+            },
         )
 
     def normalize(self, p_low: float = 1.0, p_high: float = 99.0) -> SpeechMRISequence:
