@@ -1,0 +1,1 @@
+"""Evaluation: baselines, model scoring against references, reports."""

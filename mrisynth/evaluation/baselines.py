@@ -1,0 +1,105 @@
+"""Honest baselines for audio → frame synthesis, fitted on a target speaker's adaptation data.
+
+All baselines share one interface: ``fit(features (N, F), frames (N, H, W))`` on the adaptation
+frames and their per-frame audio features (the same mel windows the model sees, flattened),
+then ``predict(features (M, F), reference (H, W)) -> (M, H, W)``.
+
+- :class:`StaticFrameBaseline`: repeats the reference frame (the model's identity input) —
+  perfect image statistics, no motion at all.
+- :class:`NearestNeighbourBaseline`: for each test frame, the adaptation frame whose
+  (standardised) audio feature is nearest — real anatomy, audio-driven, no generalisation.
+- :class:`RegressionBaseline`: PCA of the adaptation frames + ridge regression from audio
+  features to PCA coefficients — a linear audio-to-image model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Baseline",
+    "StaticFrameBaseline",
+    "NearestNeighbourBaseline",
+    "RegressionBaseline",
+    "BASELINES",
+]
+
+
+class Baseline:
+    """Common interface; subclasses implement ``fit`` and ``predict``."""
+
+    name = "baseline"
+
+    def fit(self, features: np.ndarray, frames: np.ndarray) -> Baseline:
+        _check_fit(features, frames)
+        return self
+
+    def predict(
+        self, features: np.ndarray, reference: np.ndarray
+    ) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _check_fit(features: np.ndarray, frames: np.ndarray) -> None:
+    if features.ndim != 2 or frames.ndim != 3 or len(features) != len(frames):
+        raise ValueError(
+            f"fit needs features (N, F) and frames (N, H, W) with the same N, got "
+            f"{features.shape} and {frames.shape}"
+        )
+
+
+class StaticFrameBaseline(Baseline):
+    name = "static"
+
+    def predict(self, features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        return np.repeat(np.asarray(reference, np.float32)[None], len(features), axis=0)
+
+
+class NearestNeighbourBaseline(Baseline):
+    name = "nearest_neighbour"
+
+    def fit(self, features: np.ndarray, frames: np.ndarray) -> NearestNeighbourBaseline:
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import StandardScaler
+
+        _check_fit(features, frames)
+        self.scaler_ = StandardScaler().fit(features)
+        self.index_ = NearestNeighbors(n_neighbors=1).fit(self.scaler_.transform(features))
+        self.frames_ = np.asarray(frames, np.float32)
+        return self
+
+    def predict(self, features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        _, idx = self.index_.kneighbors(self.scaler_.transform(features))
+        return self.frames_[idx[:, 0]]
+
+
+class RegressionBaseline(Baseline):
+    name = "regression"
+
+    def __init__(self, n_components: int = 32, alpha: float = 10.0):
+        self.n_components = n_components
+        self.alpha = alpha
+
+    def fit(self, features: np.ndarray, frames: np.ndarray) -> RegressionBaseline:
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import Ridge
+        from sklearn.preprocessing import StandardScaler
+
+        _check_fit(features, frames)
+        self.shape_ = frames.shape[1:]
+        flat = np.asarray(frames, np.float32).reshape(len(frames), -1)
+        k = min(self.n_components, len(frames) - 1, flat.shape[1])
+        self.pca_ = PCA(n_components=k, random_state=0).fit(flat)
+        self.scaler_ = StandardScaler().fit(features)
+        self.ridge_ = Ridge(alpha=self.alpha).fit(
+            self.scaler_.transform(features), self.pca_.transform(flat)
+        )
+        return self
+
+    def predict(self, features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        coef = self.ridge_.predict(self.scaler_.transform(features))
+        out = self.pca_.inverse_transform(coef).reshape(len(features), *self.shape_)
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+BASELINES = {b.name: b for b in (StaticFrameBaseline, NearestNeighbourBaseline, RegressionBaseline)}
