@@ -1,0 +1,50 @@
+"""Sync losses: BCE of the expert's cosine probability against an in-sync label."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mrisynth.models.syncnet import SyncExpert, cosine_probability
+
+__all__ = ["expert_bce", "sync_loss"]
+
+
+def expert_bce(
+    audio_emb: torch.Tensor, video_emb: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """Sync expert training loss.
+
+    Args:
+        audio_emb, video_emb: ``(B, D)`` non-negative unit-norm embeddings.
+        labels: ``(B,)`` 1 = in sync, 0 = shifted.
+
+    Returns:
+        scalar mean BCE of ``cos(audio, video)`` (clamped into (0, 1)) vs ``labels``;
+        chance level for a balanced batch is ln 2 ≈ 0.693.
+    """
+    if audio_emb.shape != video_emb.shape or audio_emb.ndim != 2:
+        raise ValueError(
+            f"expert_bce: embeddings must both be (B, D), got {tuple(audio_emb.shape)} and "
+            f"{tuple(video_emb.shape)}"
+        )
+    labels = labels.to(audio_emb.dtype).reshape(-1)
+    if labels.shape[0] != audio_emb.shape[0]:
+        raise ValueError(f"expert_bce: {labels.shape[0]} labels for {audio_emb.shape[0]} pairs")
+    return F.binary_cross_entropy(cosine_probability(audio_emb, video_emb), labels)
+
+
+def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    """Generator sync loss: the (frozen) expert should judge generated windows in sync.
+
+    Args:
+        expert: the sync expert (its parameters are typically frozen; gradients still flow
+            to ``frames``).
+        frames: ``(B, Tv, C, H, W)`` generated frames in [0, 1].
+        mel: ``(B, 1, n_mels, n_win)`` the audio window covering the same span.
+
+    Returns:
+        scalar BCE against label 1.
+    """
+    a, v = expert(frames, mel)
+    return expert_bce(a, v, torch.ones(a.shape[0], device=a.device))
