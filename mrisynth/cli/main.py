@@ -17,6 +17,7 @@ __all__ = ["main", "COMMANDS"]
 #: subcommand -> (module under mrisynth.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("info", "describe an rtMRI recording (any supported format) and its audio"),
+    "phantom": ("phantom", "build a phantom corpus: MRI + labels + audio + face from one model"),
 }
 
 

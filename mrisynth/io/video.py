@@ -78,12 +78,15 @@ def read_video(path: str | Path, *, read_audio: bool = True) -> RawImage:
 
 
 def frames_to_uint8(seq_or_frames: SpeechMRISequence | np.ndarray) -> np.ndarray:
-    """Grey uint8 ``(T, H, W)`` for display: uint8 kept, float [0, 1] scaled, else min-max."""
+    """uint8 ``(T, H, W)`` grey or ``(T, H, W, 3)`` RGB for display.
+
+    uint8 is kept, float in [0, 1] scaled by 255, anything else min-max scaled.
+    """
     if isinstance(seq_or_frames, SpeechMRISequence):
         return seq_or_frames.to_uint8()
     f = np.asarray(seq_or_frames)
-    if f.ndim != 3:
-        raise SequenceError(f"frames must be (T, H, W), got {f.shape}")
+    if not (f.ndim == 3 or (f.ndim == 4 and f.shape[-1] == 3)):
+        raise SequenceError(f"frames must be (T, H, W) or (T, H, W, 3), got {f.shape}")
     if f.dtype == np.uint8:
         return f
     if f.dtype.kind == "f" and f.size and f.min() >= 0 and f.max() <= 1:
@@ -94,8 +97,9 @@ def frames_to_uint8(seq_or_frames: SpeechMRISequence | np.ndarray) -> np.ndarray
 
 def _pad_even(frames: np.ndarray) -> np.ndarray:
     """Pad bottom/right by edge replication to even H and W (yuv420p needs even sizes)."""
-    _, h, w = frames.shape
-    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+    h, w = frames.shape[1:3]
+    pad = ((0, 0), (0, h % 2), (0, w % 2)) + ((0, 0),) * (frames.ndim - 3)
+    return np.pad(frames, pad, mode="edge")
 
 
 def write_mp4(
@@ -110,7 +114,8 @@ def write_mp4(
     """Write H.264/yuv420p MP4 (+ AAC audio) playable in browsers.
 
     Args:
-        seq_or_frames: a sequence (its fps/audio are used unless given) or ``(T, H, W)`` frames.
+        seq_or_frames: a sequence (its fps/audio are used unless given), ``(T, H, W)`` grey
+            or ``(T, H, W, 3)`` RGB frames.
         path: output ``.mp4``.
         fps: frame rate (required for bare frames).
         audio, sr: mono samples ``(N,)`` and rate (Hz); a sequence's ``audio_offset_s`` is
@@ -136,14 +141,14 @@ def write_mp4(
     if audio is not None and not sr:
         raise ValueError(f"{path.name}: audio given without sample rate sr")
     frames = _pad_even(frames_to_uint8(seq_or_frames))
-    _, h, w = frames.shape
+    h, w = frames.shape[1:3]
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         video_only = Path(tmp) / "video.mp4" if audio is not None else path
         writer = imageio_ffmpeg.write_frames(
             str(video_only),
             (w, h),
-            pix_fmt_in="gray",
+            pix_fmt_in="rgb24" if frames.ndim == 4 else "gray",
             pix_fmt_out="yuv420p",
             fps=float(fps),
             codec="libx264",

@@ -114,3 +114,15 @@ def test_avi_and_previews(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 64)
     with pytest.raises(SequenceError, match=r"bad\.mp4: not a readable video"):
         read_sequence(tmp_path / "bad.mp4", fps=1, spacing_mm=1)
+
+
+def test_rgb_face_video_mp4_keeps_colour(tmp_path):
+    """RGB frames (the face-video path) are written in colour, not converted to grey."""
+    frames = np.zeros((12, 32, 32, 3), np.uint8)
+    frames[..., 0] = 200  # red square on a blue background
+    frames[:, 8:24, 8:24] = (30, 60, 220)
+    path = write_mp4(frames, tmp_path / "face.mp4", fps=25.0)
+    back = np.stack(list(iio.imiter(path)))
+    assert back.shape == (12, 32, 32, 3)
+    assert abs(float(back[:, 2:6, 2:6, 0].mean()) - 200) < 12
+    assert float(back[:, 12:20, 12:20, 2].mean()) > 180
