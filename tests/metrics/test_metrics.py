@@ -110,3 +110,21 @@ def test_summary_interval():
     assert s.n == 3 and s.mean == 2.0
     assert s.low < 2.0 < s.high
     assert not intervals_overlap(summarize([1, 1.1, 0.9]), summarize([5, 5.1, 4.9]))
+
+
+def test_constriction_of_a_misplaced_tongue_on_label_maps():
+    from mrisynth.metrics.constriction import constriction_location_error, measure_constrictions
+    from mrisynth.phantom.labels import LABELS
+
+    lab = np.zeros((2, 40, 60), np.uint8)
+    lab[:, 10:12, 5:55] = LABELS["hard_palate"]
+    # tongue: a block whose top row is 15, i.e. 3 empty rows (6 mm) below the palate
+    lab[0, 15:30, 20:30] = LABELS["tongue"]
+    lab[1, 15:30, 22:32] = LABELS["tongue"]  # same tongue, 2 px (4 mm) further back
+    m = measure_constrictions(lab, (2.0, 2.0))
+    assert m["tongue_tip_degree_mm"] == pytest.approx([6.0, 6.0])
+    ref = {k: v[:1] for k, v in m.items()}
+    shifted = {k: v[1:] for k, v in m.items()}
+    err = constriction_location_error(shifted, ref)
+    assert err["tongue_tip_location_mm"] == pytest.approx(4.0)
+    assert np.isnan(m["velum_degree_mm"]).all()  # no velum drawn: NaN, not a fake value

@@ -1,0 +1,131 @@
+"""Constriction degree and location measured on articulator label maps (SPAN-style).
+
+Synthesized frames carry no articulatory state, only pixels: the segmenter turns them into
+label maps, and this module measures the vocal-tract constrictions on those maps the same way
+for synthesized and reference frames, so the two can be compared.
+
+For each place, the constriction is the closest pair of pixels between two tissue sets
+(as in the SPAN constriction-degree code, which takes the minimum distance between two
+contours):
+
+============  =====================================  =========================================
+place         set A                                  set B
+============  =====================================  =========================================
+lips          upper lip (upper lips component)       lower lip (one component = closed, 0 mm)
+tongue_tip    front 20 mm of the tongue              hard palate (incl. alveolar ridge)
+tongue_body   rest of the tongue                     hard palate and velum
+velum         velum                                  posterior pharyngeal wall
+pharynx       tongue below the velum                 posterior pharyngeal wall
+============  =====================================  =========================================
+
+- **degree** (mm) = distance between the two pixel centres minus one pixel (so touching
+  regions give 0), clipped at 0; resolution-limited to about one pixel.
+- **location** = midpoint of the closest pair, as ``(x_mm, y_mm)`` from the top-left corner
+  (x anterior→posterior, y superior→inferior). Location errors are Euclidean distances in mm.
+
+A place whose tissues are missing in a frame gives NaN (skipped in means).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from mrisynth.phantom.labels import CONSTRICTION_PLACES, LABELS
+
+__all__ = ["measure_constrictions", "constriction_location_error", "TONGUE_TIP_MM"]
+
+TONGUE_TIP_MM = 20.0
+
+
+def _closest(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
+    """Smallest distance between point sets ``a (N, 2)`` and ``b (M, 2)`` and its midpoint."""
+    if len(a) == 0 or len(b) == 0:
+        return float("nan"), np.array([np.nan, np.nan])
+    if a is b:  # one merged component: closed
+        return 0.0, a.mean(0)
+    d, j = cKDTree(b).query(a)
+    i = int(np.argmin(d))
+    return float(d[i]), (a[i] + b[j[i]]) / 2
+
+
+def _upper_lower_lips(mask: np.ndarray, pts) -> tuple[np.ndarray, np.ndarray]:
+    """The two largest lip components, upper first; one component = closed lips (0 mm apart)."""
+    from scipy import ndimage
+
+    comp, n = ndimage.label(mask)
+    if n == 0:
+        return np.empty((0, 2)), np.empty((0, 2))
+    if n == 1:
+        p = pts(mask)
+        return p, p  # closed: identical sets give distance 0 at the lips' centre
+    sizes = ndimage.sum(mask, comp, index=np.arange(1, n + 1))
+    a, b = (np.argsort(sizes)[::-1][:2] + 1).tolist()
+    pa, pb = pts(comp == a), pts(comp == b)
+    return (pa, pb) if pa[:, 1].mean() < pb[:, 1].mean() else (pb, pa)
+
+
+def _frame_sets(lab: np.ndarray, sp: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def pts(mask: np.ndarray) -> np.ndarray:
+        r, c = np.nonzero(mask)
+        return np.stack([c * sp[1], r * sp[0]], 1).astype(np.float64)  # (x, y) mm
+
+    tongue = pts(lab == LABELS["tongue"])
+    lips = pts(lab == LABELS["lips"])
+    velum = pts(lab == LABELS["velum"])
+    palate = pts(lab == LABELS["hard_palate"])
+    wall = pts(lab == LABELS["pharyngeal_wall"])
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sets["lips"] = _upper_lower_lips(lab == LABELS["lips"], pts)
+    if len(tongue):
+        front = tongue[:, 0] <= tongue[:, 0].min() + TONGUE_TIP_MM
+        sets["tongue_tip"] = (tongue[front], palate)
+        sets["tongue_body"] = (tongue[~front], np.concatenate([palate, velum]))
+        below = tongue[:, 1] > (velum[:, 1].max() if len(velum) else -np.inf)
+        sets["pharynx"] = (tongue[below], wall)
+    else:
+        for place in ("tongue_tip", "tongue_body", "pharynx"):
+            sets[place] = (tongue, tongue)
+    sets["velum"] = (velum, wall)
+    return sets
+
+
+def measure_constrictions(
+    labels: np.ndarray, spacing_mm: tuple[float, float]
+) -> dict[str, np.ndarray]:
+    """Constriction degree and location per frame from label maps.
+
+    Args:
+        labels: ``(T, H, W)`` integer label maps (ids of :mod:`mrisynth.phantom.labels`).
+        spacing_mm: pixel spacing ``(row, col)`` in mm.
+
+    Returns:
+        ``{"<place>_degree_mm": (T,), "<place>_location_mm": (T, 2)}`` for every place in
+        :data:`CONSTRICTION_PLACES`; locations are ``(x, y)`` in mm.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise ValueError(f"labels must be (T, H, W), got {labels.shape}")
+    sp = np.asarray(spacing_mm, dtype=np.float64)
+    pixel = float(sp.mean())
+    out = {f"{p}_degree_mm": np.full(len(labels), np.nan) for p in CONSTRICTION_PLACES}
+    out.update({f"{p}_location_mm": np.full((len(labels), 2), np.nan) for p in CONSTRICTION_PLACES})
+    for t, lab in enumerate(labels):
+        for place, (a, b) in _frame_sets(lab, sp).items():
+            d, loc = _closest(a, b)
+            if np.isfinite(d):
+                out[f"{place}_degree_mm"][t] = max(0.0, d - pixel) if d > 0 else 0.0
+                out[f"{place}_location_mm"][t] = loc
+    return out
+
+
+def constriction_location_error(
+    pred: dict[str, np.ndarray], ref: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """Mean Euclidean distance (mm) between predicted and reference constriction locations."""
+    out = {}
+    for place in CONSTRICTION_PLACES:
+        key = f"{place}_location_mm"
+        d = np.linalg.norm(np.asarray(pred[key]) - np.asarray(ref[key]), axis=1)
+        out[key] = float(np.nanmean(d)) if np.isfinite(d).any() else float("nan")
+    return out
