@@ -71,7 +71,6 @@ def _frame_sets(lab: np.ndarray, sp: np.ndarray) -> dict[str, tuple[np.ndarray, 
         return np.stack([c * sp[1], r * sp[0]], 1).astype(np.float64)  # (x, y) mm
 
     tongue = pts(lab == LABELS["tongue"])
-    lips = pts(lab == LABELS["lips"])
     velum = pts(lab == LABELS["velum"])
     palate = pts(lab == LABELS["hard_palate"])
     wall = pts(lab == LABELS["pharyngeal_wall"])
