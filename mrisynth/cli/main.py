@@ -18,6 +18,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("info", "describe an rtMRI recording (any supported format) and its audio"),
     "phantom": ("phantom", "build a phantom corpus: MRI + labels + audio + face from one model"),
+    "prepare": ("prepare", "find the vocal-tract ROI, crop, resize and normalise a manifest"),
 }
 
 

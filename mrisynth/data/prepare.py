@@ -1,0 +1,210 @@
+"""Prepare recordings for training: find the vocal-tract ROI, crop, resize and normalise.
+
+The ROI is found automatically per speaker from **temporal variance** (the articulators move,
+the skull does not): the intensity standard deviation over all of a speaker's frames is
+smoothed, and a square box of ``roi_size_mm`` is centred on the extent of
+its top pixels. The same box is used for all utterances of that speaker, so ROIs never jump
+between clips. It can be overridden by a fixed box (``roi="fixed"``) or switched off
+(``roi="full"``).
+
+Outputs per recording a lossless ``.npz`` :class:`SpeechMRISequence` with uint8 frames of
+``img_size × img_size``, labels resized with nearest neighbour, the audio, and the ROI's pixel
+spacing, plus ``prepared.csv`` (the manifest with a ``prepared_path`` column) and
+``rois.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from mrisynth.data.sequence import SequenceError, SpeechMRISequence
+
+__all__ = [
+    "PrepareConfig",
+    "find_vocal_tract_roi",
+    "prepare_sequence",
+    "prepare_manifest",
+    "load_prepared",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class PrepareConfig:
+    """How recordings become model inputs.
+
+    Args:
+        img_size: output ROI size in pixels (square; must equal the model's ``img_size``).
+        roi: ``"auto"`` (temporal variance, per speaker), ``"fixed"`` (``roi_box_mm``) or
+            ``"full"`` (the whole frame).
+        roi_size_mm: side of the automatic square ROI (mm).
+        roi_box_mm: fixed ROI ``(top, left, height, width)`` in mm from the top-left corner.
+        roi_top_fraction: share of highest-variance pixels whose extent centres the ROI.
+        percentiles: intensity percentiles mapped to 0 and 255 (robust normalisation).
+        fps: resample to this frame rate (None keeps the recording's rate).
+    """
+
+    img_size: int = 64
+    roi: Literal["auto", "fixed", "full"] = "auto"
+    roi_size_mm: float = 120.0
+    roi_box_mm: tuple[float, float, float, float] | None = None
+    roi_top_fraction: float = 0.05
+    percentiles: tuple[float, float] = (1.0, 99.5)
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.img_size < 16:
+            raise ValueError(f"img_size must be >= 16 px, got {self.img_size}")
+        if self.roi == "fixed" and self.roi_box_mm is None:
+            raise ValueError("roi='fixed' needs roi_box_mm = (top, left, height, width) in mm")
+        if self.roi_size_mm <= 0:
+            raise ValueError("roi_size_mm must be > 0")
+        if not 0 < self.roi_top_fraction <= 1:
+            raise ValueError("roi_top_fraction must be in (0, 1]")
+        lo, hi = self.percentiles
+        if not 0 <= lo < hi <= 100:
+            raise ValueError(
+                f"percentiles must satisfy 0 <= low < high <= 100, got {self.percentiles}"
+            )
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError("fps must be > 0")
+
+
+def find_vocal_tract_roi(
+    sequences: list[SpeechMRISequence], size_mm: float, top_fraction: float = 0.05
+) -> tuple[int, int, int, int]:
+    """Square ROI ``(top, left, height, width)`` in pixels around the moving vocal tract.
+
+    Args:
+        sequences: recordings of one speaker/session (same matrix and spacing).
+        size_mm: side of the ROI in mm (clipped to the frame).
+        top_fraction: share of highest temporal-std pixels that define the moving region.
+    """
+    shapes = {s.frames.shape[1:] for s in sequences}
+    spacings = {s.spacing_mm for s in sequences}
+    if len(shapes) != 1 or len(spacings) != 1:
+        raise SequenceError(
+            f"ROI search needs one matrix and spacing per speaker, got {shapes} and {spacings}"
+        )
+    h, w = shapes.pop()
+    sr, sc = spacings.pop()
+    std = np.zeros((h, w))
+    for s in sequences:
+        f = s.frames.astype(np.float32)
+        lo, hi = np.percentile(f, [1, 99.5])
+        std += ((f - lo) / max(hi - lo, 1e-6)).std(0)
+    std = ndimage.gaussian_filter(std / len(sequences), sigma=2)
+    moving = std >= np.quantile(std, 1 - top_fraction)
+    # centre on the extent of the moving region (lips to pharynx), not its mass, so that the
+    # far-apart lips are not cut off by the bulky tongue
+    rows, cols = np.nonzero(moving)
+    cy = (rows.min() + rows.max()) / 2
+    cx = (cols.min() + cols.max()) / 2
+    side_r = min(h, max(1, int(round(size_mm / sr))))
+    side_c = min(w, max(1, int(round(size_mm / sc))))
+    top = int(np.clip(round(cy - side_r / 2), 0, h - side_r))
+    left = int(np.clip(round(cx - side_c / 2), 0, w - side_c))
+    return top, left, side_r, side_c
+
+
+def prepare_sequence(
+    seq: SpeechMRISequence, box_px: tuple[int, int, int, int] | None, cfg: PrepareConfig
+) -> SpeechMRISequence:
+    """Crop ``box_px`` (or keep the frame), resize to ``img_size`` and normalise to uint8."""
+    roi = seq.crop(*box_px) if box_px is not None else seq
+    target_spacing = (
+        roi.spacing_mm[0] * roi.height / cfg.img_size,
+        roi.spacing_mm[1] * roi.width / cfg.img_size,
+    )
+    roi = roi.resample(fps=cfg.fps, spacing_mm=target_spacing)
+    roi = roi.normalize(*cfg.percentiles)
+    frames = roi.to_uint8()
+    if frames.shape[1:] != (cfg.img_size, cfg.img_size):  # rounding guard
+        raise SequenceError(f"prepared frames are {frames.shape[1:]}, expected {cfg.img_size}")
+    return roi.replace(frames=frames)
+
+
+def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConfig) -> Path:
+    """Prepare every recording of a manifest; returns the path of ``prepared.csv``."""
+    from tqdm import tqdm
+
+    from mrisynth.data.manifest import load_sequence, read_manifest, write_manifest
+
+    manifest = Path(manifest)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = read_manifest(manifest)
+    by_speaker: dict[str, list] = defaultdict(list)
+    for e in entries:
+        by_speaker[e.speaker or e.id].append(e)
+    rois: dict[str, list[int] | None] = {}
+    out_entries = []
+    for speaker, group in tqdm(by_speaker.items(), desc="prepare", unit="speaker"):
+        seqs = [load_sequence(e, manifest.parent) for e in group]
+        if cfg.roi == "auto":
+            box = find_vocal_tract_roi(seqs, cfg.roi_size_mm, cfg.roi_top_fraction)
+        elif cfg.roi == "fixed":
+            t, left, hh, ww = cfg.roi_box_mm
+            sp = seqs[0].spacing_mm
+            box = (round(t / sp[0]), round(left / sp[1]), round(hh / sp[0]), round(ww / sp[1]))
+        else:
+            box = None
+        rois[speaker] = list(box) if box is not None else None
+        for e, seq in zip(group, seqs):
+            prepared = prepare_sequence(seq, box, cfg)
+            rel = Path(speaker) / f"{e.id}.npz"
+            prepared.save(out_dir / rel)
+            out_entries.append(
+                dataclasses.replace(e, extra={**e.extra, "prepared_path": rel.as_posix()})
+            )
+    # paths in prepared.csv are relative to out_dir; the original files stay where they are
+    rebased = [
+        dataclasses.replace(
+            e,
+            image_path=_rel(manifest.parent / e.image_path, out_dir),
+            audio_path=_rel(manifest.parent / e.audio_path, out_dir) if e.audio_path else None,
+            extra={
+                k: (
+                    v
+                    if k == "prepared_path" or not k.endswith("_path")
+                    else _rel(manifest.parent / v, out_dir)
+                )
+                for k, v in e.extra.items()
+            },
+        )
+        for e in out_entries
+    ]
+    path = out_dir / "prepared.csv"
+    write_manifest(rebased, path)
+    (out_dir / "rois.json").write_text(
+        json.dumps({"config": dataclasses.asdict(cfg), "rois_px": rois}, indent=2)
+    )
+    return path
+
+
+def _rel(path: Path, start: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
+def load_prepared(prepared_csv: str | Path, split: str | None = None) -> list[SpeechMRISequence]:
+    """Prepared sequences (uint8 ROIs) of ``split`` (or all), in manifest order."""
+    from mrisynth.data.manifest import read_manifest
+
+    prepared_csv = Path(prepared_csv)
+    out = []
+    for e in read_manifest(prepared_csv):
+        if split is None or e.split == split:
+            seq = SpeechMRISequence.load(prepared_csv.parent / e.extra["prepared_path"])
+            out.append(seq)
+    return out

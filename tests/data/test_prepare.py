@@ -1,0 +1,44 @@
+"""ROI preparation: the automatic ROI follows the moving articulators, outputs are model-ready."""
+
+import numpy as np
+import pytest
+
+from mrisynth.data.prepare import PrepareConfig, find_vocal_tract_roi, prepare_sequence
+from mrisynth.data.sequence import SpeechMRISequence
+
+
+def _moving_square_sequence(top, left, t=40, size=80):
+    rng = np.random.default_rng(0)
+    frames = np.full((t, size, size), 100, np.uint16) + rng.integers(0, 5, (t, size, size)).astype(
+        np.uint16
+    )
+    for k in range(t):  # a bright bar moving up and down inside a 20 px region
+        y = top + int(10 + 8 * np.sin(k / 3))
+        frames[k, y : y + 3, left : left + 20] = 1000
+    return SpeechMRISequence(frames, fps=50.0, spacing_mm=2.0)
+
+
+def test_auto_roi_is_centred_on_the_motion():
+    seq = _moving_square_sequence(top=40, left=50)
+    top, left, h, w = find_vocal_tract_roi([seq], size_mm=40.0, top_fraction=0.05)
+    assert (h, w) == (20, 20)
+    assert 40 <= top + h / 2 <= 62  # motion rows 42..61
+    assert 50 <= left + w / 2 <= 70  # motion cols 50..69
+
+
+def test_prepare_sequence_gives_uint8_rois_of_the_model_size():
+    seq = _moving_square_sequence(top=10, left=10)
+    seq = seq.replace(labels=(seq.frames > 500).astype(np.uint8))
+    out = prepare_sequence(seq, (5, 5, 30, 30), PrepareConfig(img_size=64, fps=25.0))
+    assert out.frames.dtype == np.uint8 and out.frames.shape[1:] == (64, 64)
+    assert out.labels.shape == out.frames.shape
+    assert out.fps == 25.0
+    assert out.spacing_mm[0] == pytest.approx(30 * 2.0 / 64)
+    assert out.frames.max() == 255 and out.frames.min() == 0
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ValueError, match="roi_box_mm"):
+        PrepareConfig(roi="fixed")
+    with pytest.raises(ValueError, match="percentiles"):
+        PrepareConfig(percentiles=(99, 1))
