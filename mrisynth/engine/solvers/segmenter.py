@@ -1,0 +1,343 @@
+"""Training of the articulator segmenter (:mod:`mrisynth.models.segmenter`) with the shared
+:class:`~mrisynth.engine.trainer.Trainer`.
+
+- :class:`SegmentationDataset`: ``(N, H, W)`` frames + label maps -> ``{"image", "label"}``
+  samples, zero-padded to a multiple of 16 px, at least 32 (padding = background, as in
+  :func:`~mrisynth.models.segmenter.segment`).
+- :func:`augment_batch`: light on-the-fly augmentation of a device batch (intensity gain/offset,
+  noise, small rotation/zoom/translation; labels resampled nearest-neighbour).
+- :class:`SegmenterSolver`: Dice+CE loss (MONAI ``DiceCELoss``); validation reports the loss and
+  the mean foreground Dice (MONAI ``DiceMetric``, classes absent from a frame's reference skipped).
+- :func:`train_segmenter`: the whole run, optionally fine-tuning from a saved segmenter
+  (``init_from``), e.g. phantom-pretrained weights adapted to a few real annotated frames.
+- :func:`save_segmenter` / :func:`load_segmenter`: a self-describing checkpoint (weights + the
+  :class:`~mrisynth.models.segmenter.SegmenterConfig` as a plain dict), written atomically and
+  read with ``weights_only=True``.
+
+Example::
+
+    model, val = train_segmenter(fr_tr, lab_tr, fr_va, lab_va, cfg=SegmenterConfig(img_size=84),
+                                 train_cfg=TrainConfig(max_steps=2000, out_dir="runs/seg"))
+    save_segmenter("seg.pt", model, cfg)
+    labels = segment(load_segmenter("seg.pt")[0], frames)  # (T, H, W) uint8
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.losses import DiceCELoss
+from monai.metrics import DiceMetric
+from torch import nn
+from torch.utils.data import Dataset
+
+from mrisynth.config.schema import from_dict, to_dict
+from mrisynth.engine.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+)
+from mrisynth.engine.tracking import NullTracker
+from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
+from mrisynth.models.segmenter import (
+    MIN_INPUT_SIZE,
+    SegmenterConfig,
+    build_segmenter,
+    check_frames,
+    pad_to_multiple,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SEGMENTER_FORMAT",
+    "SegmentationDataset",
+    "SegmenterSolver",
+    "augment_batch",
+    "train_segmenter",
+    "save_segmenter",
+    "load_segmenter",
+]
+
+SEGMENTER_FORMAT = "mrisynth.segmenter/1"
+#: Config fields that fix the weights' shapes/meaning; they must match when fine-tuning.
+_ARCH_FIELDS = ("features", "n_classes", "norm", "upsample")
+
+
+class SegmentationDataset(Dataset):
+    """Frames and their label maps as training samples.
+
+    Args:
+        frames: ``(N, H, W)`` float intensities in [0, 1].
+        labels: ``(N, H, W)`` integer label ids in ``[0, n_classes)``.
+        n_classes: number of classes of the model.
+        name: prefix for error messages (e.g. ``"train"``).
+
+    Items are ``{"image": (1, H', W') float32, "label": (1, H', W') int64}`` with ``H', W'``
+    padded up to multiples of 16, at least 32 (image 0, label 0 = background).
+
+    Raises:
+        ValueError / TypeError: shapes differ, bad dtype, NaN, intensities outside [0, 1], or
+            label ids outside ``[0, n_classes)``.
+    """
+
+    def __init__(
+        self, frames: np.ndarray, labels: np.ndarray, n_classes: int, name: str = "data"
+    ) -> None:
+        frames = check_frames(frames, f"{name}_frames")
+        labels = np.asarray(labels)
+        if labels.shape != frames.shape:
+            raise ValueError(
+                f"{name}_labels shape {labels.shape} differs from {name}_frames shape "
+                f"{frames.shape}"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"{name}_labels must hold integer label ids, got dtype {labels.dtype}")
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(
+                f"{name}_labels ids must be in [0, {n_classes - 1}] (n_classes={n_classes}), "
+                f"got [{lo}, {hi}]"
+            )
+        images, _ = pad_to_multiple(frames.astype(np.float32), min_size=MIN_INPUT_SIZE)
+        targets, _ = pad_to_multiple(labels.astype(np.int64), min_size=MIN_INPUT_SIZE)
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)  # (N,1,H',W')
+        self.labels = torch.from_numpy(np.ascontiguousarray(targets)).unsqueeze(1)  # (N,1,H',W')
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"image": self.images[i], "label": self.labels[i]}
+
+
+def augment_batch(
+    image: torch.Tensor, label: torch.Tensor, cfg: SegmenterConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Randomly perturb a batch, each frame independently (draws from the global torch RNG,
+    which the trainer seeds and checkpoints, so resumed runs repeat exactly).
+
+    Geometry: rotation ``±aug_rotate_deg``, zoom ``1 ± aug_zoom``, translation ``±aug_shift_px``
+    about the image centre; the image is resampled bilinearly, the labels nearest-neighbour;
+    pixels moved in from outside become 0 / background. Intensity: gain
+    ``1 ± aug_intensity_scale``, offset ``± aug_intensity_shift``, Gaussian noise of std
+    ``U(0, aug_noise_std)``; the result is clamped at 0 (magnitude images).
+
+    Args:
+        image: ``(B, 1, H, W)`` float frames.
+        label: ``(B, 1, H, W)`` int64 label ids.
+        cfg: augmentation strengths.
+
+    Returns:
+        The augmented ``(image, label)``, same shapes and dtypes.
+    """
+    b, _, h, w = image.shape
+    dev = image.device
+
+    def uniform(half_width: float, centre: float = 0.0) -> torch.Tensor:
+        return centre + half_width * (2 * torch.rand(b, device=dev) - 1)  # (B,)
+
+    if cfg.aug_rotate_deg > 0 or cfg.aug_zoom > 0 or cfg.aug_shift_px > 0:
+        angle = uniform(math.radians(cfg.aug_rotate_deg))
+        inv_zoom = 1.0 / uniform(cfg.aug_zoom, 1.0)
+        cos, sin = torch.cos(angle) * inv_zoom, torch.sin(angle) * inv_zoom
+        # affine_grid maps output -> input in [-1, 1] coords per axis; rescale the off-diagonal
+        # terms by the aspect ratio so the rotation is rigid in pixels for non-square frames.
+        theta = torch.stack(
+            [
+                torch.stack([cos, -sin * h / w, 2 * uniform(cfg.aug_shift_px) / w], dim=1),
+                torch.stack([sin * w / h, cos, 2 * uniform(cfg.aug_shift_px) / h], dim=1),
+            ],
+            dim=1,
+        )  # (B, 2, 3)
+        grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
+        image = F.grid_sample(image, grid, mode="bilinear", align_corners=False)
+        label = F.grid_sample(label.float(), grid, mode="nearest", align_corners=False).long()
+    gain = uniform(cfg.aug_intensity_scale, 1.0).view(b, 1, 1, 1)
+    offset = uniform(cfg.aug_intensity_shift).view(b, 1, 1, 1)
+    noise_std = (cfg.aug_noise_std * torch.rand(b, device=dev)).view(b, 1, 1, 1)
+    image = image * gain + offset + noise_std * torch.randn_like(image)
+    return image.clamp_min(0.0), label
+
+
+class SegmenterSolver(Solver):
+    """Trainer logic of the segmenter.
+
+    Batches are ``{"image": (B, 1, H, W) float, "label": (B, 1, H, W) int64}`` (see
+    :class:`SegmentationDataset`). Training returns ``{"loss"}``; evaluation returns
+    ``{"loss", "dice"}`` where ``dice`` is the mean Dice over foreground classes present in the
+    reference (higher is better; use ``best_metric="valid/dice", best_mode="max"``).
+
+    Args:
+        cfg: model, loss and augmentation settings.
+        model: the network to train; default a fresh :func:`build_segmenter` ``(cfg)``.
+    """
+
+    def __init__(self, cfg: SegmenterConfig, model: nn.Module | None = None) -> None:
+        self.cfg = cfg
+        self.net = model if model is not None else build_segmenter(cfg)
+        self.opt = torch.optim.AdamW(
+            self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
+        self.loss_fn = DiceCELoss(
+            to_onehot_y=True,
+            softmax=True,
+            lambda_dice=cfg.lambda_dice,
+            lambda_ce=cfg.lambda_ce,
+        )
+        # ignore_empty: a class missing from a frame's reference gives NaN and is skipped, so
+        # small structures are not rewarded for being (correctly) absent.
+        self.dice_metric = DiceMetric(
+            include_background=False, reduction="mean", num_classes=cfg.n_classes, ignore_empty=True
+        )
+
+    def models(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": self.opt}
+
+    def run_step(self, batch: dict[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
+        image, label = batch["image"], batch["label"]  # (B, 1, H, W), (B, 1, H, W)
+        if train and self.cfg.augment:
+            image, label = augment_batch(image, label, self.cfg)
+        logits = self.net(image)  # (B, C, H, W)
+        loss = self.loss_fn(logits.float(), label)  # float: softmax/log are fragile in bf16
+        if train:
+            self.optimize(loss)
+            return {"loss": loss}
+        pred = logits.argmax(dim=1, keepdim=True)  # (B, 1, H, W)
+        self.dice_metric(pred, label)
+        dice = self.dice_metric.aggregate()
+        self.dice_metric.reset()
+        return {"loss": loss, "dice": dice.reshape(())}
+
+
+def _check_size(frames: np.ndarray, cfg: SegmenterConfig, name: str) -> None:
+    shape = np.shape(frames)
+    if len(shape) != 3 or shape[1:] != (cfg.img_size, cfg.img_size):
+        raise ValueError(
+            f"{name} must be (N, {cfg.img_size}, {cfg.img_size}) to match "
+            f"SegmenterConfig.img_size={cfg.img_size}, got shape {shape}"
+        )
+
+
+def _init_weights(trainer: Trainer, model: nn.Module, cfg: SegmenterConfig, path: Path) -> None:
+    state = load_checkpoint(path)
+    if state.get("format") != SEGMENTER_FORMAT:
+        trainer.init_from(path)  # a trainer checkpoint (model "net") or a plain state_dict
+        return
+    saved = state.get("config") or {}
+    ours = to_dict(cfg)
+    diff = [
+        f"{k}: {saved.get(k)!r} vs {ours[k]!r}" for k in _ARCH_FIELDS if saved.get(k) != ours[k]
+    ]
+    if diff:
+        raise ValueError(
+            f"init_from {path}: architecture differs from cfg ({'; '.join(diff)}); "
+            "fine-tuning needs the same features, n_classes, norm and upsample"
+        )
+    load_model_state(model, state["model"], strict=True, source=str(path))
+    logger.info("segmenter initialised from %s", path)
+
+
+def train_segmenter(
+    train_frames: np.ndarray,
+    train_labels: np.ndarray,
+    val_frames: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    cfg: SegmenterConfig,
+    train_cfg: TrainConfig,
+    tracker: NullTracker | None = None,
+    init_from: str | Path | None = None,
+) -> tuple[nn.Module, dict[str, float]]:
+    """Train (or fine-tune) a segmenter with the shared trainer.
+
+    Checkpoints and ``metrics.jsonl`` go to ``train_cfg.out_dir``; an existing run there is
+    resumed (``train_cfg.resume``), which takes precedence over ``init_from``.
+
+    Args:
+        train_frames: ``(N, img_size, img_size)`` float frames in [0, 1].
+        train_labels: ``(N, img_size, img_size)`` integer label ids.
+        val_frames: ``(M, img_size, img_size)`` held-out frames.
+        val_labels: ``(M, img_size, img_size)`` their label ids.
+        cfg: model, loss and augmentation settings.
+        train_cfg: steps, batch size, schedule, output folder...
+        tracker: metrics sink (e.g. an open MLflow :class:`~mrisynth.engine.tracking.Tracker`).
+        init_from: weights to start from: a :func:`save_segmenter` file (its architecture must
+            match ``cfg``) or a trainer checkpoint of a segmenter run.
+
+    Returns:
+        The trained model (eval mode, on the training device) and the final validation metrics
+        ``{"valid/loss": ..., "valid/dice": ...}``.
+
+    Raises:
+        ValueError / TypeError: bad arrays (the message names which) or an architecture mismatch
+            with ``init_from``.
+        CheckpointError: ``init_from`` missing or unreadable.
+    """
+    if not isinstance(cfg, SegmenterConfig):
+        raise TypeError(f"cfg must be a SegmenterConfig, got {type(cfg).__name__}")
+    _check_size(train_frames, cfg, "train_frames")
+    _check_size(val_frames, cfg, "val_frames")
+    train_set = SegmentationDataset(train_frames, train_labels, cfg.n_classes, name="train")
+    val_set = SegmentationDataset(val_frames, val_labels, cfg.n_classes, name="val")
+    model = build_segmenter(cfg)
+    trainer = Trainer(train_cfg, SegmenterSolver(cfg, model), tracker=tracker)
+    if init_from is not None:
+        _init_weights(trainer, model, cfg, Path(init_from))
+    last = trainer.fit(train_set, val_set)
+    val = {k: v for k, v in last.items() if k.startswith("valid/")}
+    if not val:  # resumed a finished run: fit() had nothing to do
+        val = trainer.evaluate(val_set)
+    model.eval()
+    return model, val
+
+
+def save_segmenter(path: str | Path, model: nn.Module, cfg: SegmenterConfig) -> Path:
+    """Write ``model``'s weights and ``cfg`` (plain dict) to ``path`` atomically.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    model = getattr(model, "module", model)  # DDP
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    state = {
+        "format": SEGMENTER_FORMAT,
+        "config": to_dict(cfg),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    return save_checkpoint(path, state)
+
+
+def load_segmenter(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, SegmenterConfig]:
+    """Rebuild a segmenter saved by :func:`save_segmenter` (``torch.load(weights_only=True)``).
+
+    Returns:
+        The model (eval mode, on ``map_location``) and its config.
+
+    Raises:
+        CheckpointError: missing/unreadable file or not a segmenter checkpoint.
+        ConfigError: a stored config value that is no longer valid (names the key).
+        ValueError: weights that do not match the stored architecture.
+    """
+    state: dict[str, Any] = load_checkpoint(path, map_location=map_location)
+    if state.get("format") != SEGMENTER_FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path}: not a segmenter file (format {state.get('format')!r}, "
+            f"expected {SEGMENTER_FORMAT!r}; trainer checkpoints are loaded via init_from)"
+        )
+    cfg = from_dict(SegmenterConfig, state.get("config"), where=f"{path}: config")
+    model = build_segmenter(cfg)
+    load_model_state(model, state["model"], strict=True, source=str(path))
+    return model.to(map_location).eval(), cfg
