@@ -1,0 +1,148 @@
+"""Inference: speech audio + reference frames of a speaker → synthesized video.
+
+The generator paints the region it was trained to paint (the vocal-tract mask for MRI, the
+lower half for faces) into **reference** frames of the same speaker, driven by the audio
+window of each output frame. The ground-truth target frame is never an input: the masked
+input is the reference with its mask region zeroed, so evaluation cannot leak the answer.
+
+Two conditions (as in the seed study's table):
+
+- ``image+audio``: one reference frame, repeated for every output frame;
+- ``video+audio``: a reference video (another utterance of the same speaker), cycled.
+
+Audio windows come from :func:`mrisynth.transforms.mel.frames_to_mel_windows`, the same
+function the training datasets use, so training and inference see identical alignment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mrisynth.transforms.mel import frames_to_mel_windows, log_mel
+
+__all__ = ["synthesize_frames", "sync_embeddings"]
+
+
+def _to_tchw(frames: np.ndarray) -> torch.Tensor:
+    """uint8 or float [0,1] ``(T, H, W)`` / ``(T, H, W, C)`` → float ``(T, C, H, W)`` in [0, 1]."""
+    f = np.asarray(frames)
+    if f.ndim == 3:
+        f = f[:, None]
+    elif f.ndim == 4:
+        f = np.moveaxis(f, -1, 1)
+    else:
+        raise ValueError(f"frames must be (T, H, W) or (T, H, W, C), got {f.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(f))
+    return t.float() / 255.0 if f.dtype == np.uint8 else t.float()
+
+
+@torch.no_grad()
+def synthesize_frames(
+    generator: torch.nn.Module,
+    model_cfg,
+    reference: np.ndarray,
+    audio: np.ndarray,
+    sample_rate: int,
+    n_frames: int,
+    mask: np.ndarray,
+    *,
+    audio_offset_s: float = 0.0,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Synthesize ``n_frames`` frames at ``model_cfg.fps`` from audio.
+
+    Args:
+        generator: trained :class:`~mrisynth.models.generator.Generator` (eval mode).
+        model_cfg: its :class:`~mrisynth.models.builders.ModelConfig` (fps, mel, windows).
+        reference: ``(Tr, H, W[, C])`` uint8 (or float in [0, 1]) frames of the speaker;
+            ``Tr = 1`` for image+audio, a video for video+audio (cycled).
+        audio: mono samples ``(N,)``; sample_rate: Hz.
+        n_frames: number of output frames ``T``.
+        mask: ``(H, W)`` bool region to paint (from the generator's checkpoint).
+        audio_offset_s: time of the first audio sample relative to frame 0 (s).
+
+    Returns:
+        ``(T, H, W)`` (1 channel) or ``(T, H, W, C)`` float32 frames in [0, 1].
+    """
+    ref = _to_tchw(reference)
+    c, h, w = ref.shape[1:]
+    if (h, w) != tuple(np.asarray(mask).shape):
+        raise ValueError(f"mask {np.asarray(mask).shape} does not match reference frames {(h, w)}")
+    if c != model_cfg.channels or h != model_cfg.img_size:
+        raise ValueError(
+            f"reference frames are {c}x{h}x{w}, the generator expects "
+            f"{model_cfg.channels}x{model_cfg.img_size}x{model_cfg.img_size}"
+        )
+    mel = log_mel(audio, sample_rate, model_cfg.mel)
+    windows = frames_to_mel_windows(
+        mel,
+        n_frames,
+        model_cfg.fps,
+        model_cfg.audio_window_ms,
+        model_cfg.mel,
+        center=model_cfg.audio_window_center,
+        audio_offset_s=audio_offset_s,
+    )  # (T, 1, n_mels, n_win)
+    keep = torch.from_numpy(~np.asarray(mask, dtype=bool)).float()  # 1 outside the painted region
+    generator = generator.to(device).eval()
+    out = []
+    for s in range(0, n_frames, batch_size):
+        idx = np.arange(s, min(n_frames, s + batch_size))
+        r = ref[idx % len(ref)].to(device)  # (b, C, H, W)
+        masked = r * keep.to(device)
+        a = torch.from_numpy(windows[idx]).to(device)
+        y = generator(a[:, None], masked[:, None], r[:, None])[:, 0]  # T = 1 per item
+        out.append(y.float().cpu())
+    y = torch.cat(out).clamp(0, 1).numpy()
+    return y[:, 0] if c == 1 else np.moveaxis(y, 1, -1)
+
+
+@torch.no_grad()
+def sync_embeddings(
+    expert: torch.nn.Module,
+    model_cfg,
+    frames: np.ndarray,
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    audio_offset_s: float = 0.0,
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sync-expert embeddings of every visual window and its audio window of a video.
+
+    Window ``i`` covers frames ``i .. i + Tv - 1`` and the audio over the same time span
+    (``model_cfg.sync_window_ms``).
+
+    Returns:
+        ``(video_emb, audio_emb)``, each ``(N, D)`` with ``N = T - Tv + 1``.
+    """
+    from mrisynth.models.syncnet import frames_in_window
+
+    f = _to_tchw(frames)
+    tv = frames_in_window(model_cfg.sync_window_ms, model_cfg.fps)
+    n = f.shape[0] - tv + 1
+    if n < 1:
+        raise ValueError(f"video of {f.shape[0]} frames is shorter than the sync window ({tv})")
+    mel = log_mel(audio, sample_rate, model_cfg.mel)
+    # audio window i starts at frame i's start time and spans the visual window
+    windows = frames_to_mel_windows(
+        mel,
+        n,
+        model_cfg.fps,
+        model_cfg.sync_window_ms,
+        model_cfg.mel,
+        center=False,
+        audio_offset_s=audio_offset_s,
+    )  # (N, 1, n_mels, n_win)
+    expert = expert.to(device).eval()
+    v_out, a_out = [], []
+    for s in range(0, n, batch_size):
+        idx = np.arange(s, min(n, s + batch_size))
+        clips = torch.stack([f[i : i + tv] for i in idx]).to(device)  # (b, Tv, C, H, W)
+        a_emb, v_emb = expert(clips, torch.from_numpy(windows[idx]).to(device))
+        v_out.append(v_emb.float().cpu())
+        a_out.append(a_emb.float().cpu())
+    return torch.cat(v_out).numpy(), torch.cat(a_out).numpy()
