@@ -8,9 +8,11 @@ between clips. It can be overridden by a fixed box (``roi="fixed"``) or switched
 (``roi="full"``).
 
 Outputs per recording a lossless ``.npz`` :class:`SpeechMRISequence` with uint8 frames of
-``img_size × img_size``, labels resized with nearest neighbour, the audio, and the ROI's pixel
-spacing, plus ``prepared.csv`` (the manifest with a ``prepared_path`` column) and
-``rois.json``.
+``img_size × img_size``, labels resized with nearest neighbour, the audio (offset applied by
+the clip alignment), and the ROI's pixel spacing, plus ``prepared.csv`` — a manifest whose
+``image_path`` is the ``.npz`` (so any manifest reader loads the prepared ROIs), with the
+original files as ``source_image_path``/``source_audio_path`` and the other ``*_path`` columns
+rebased — and ``rois.json``.
 """
 
 from __future__ import annotations
@@ -166,23 +168,29 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
             out_entries.append(
                 dataclasses.replace(e, extra={**e.extra, "prepared_path": rel.as_posix()})
             )
-    # paths in prepared.csv are relative to out_dir; the original files stay where they are
-    rebased = [
-        dataclasses.replace(
-            e,
-            image_path=_rel(manifest.parent / e.image_path, out_dir),
-            audio_path=_rel(manifest.parent / e.audio_path, out_dir) if e.audio_path else None,
-            extra={
-                k: (
-                    v
-                    if k == "prepared_path" or not k.endswith("_path")
-                    else _rel(manifest.parent / v, out_dir)
-                )
-                for k, v in e.extra.items()
-            },
+    # prepared.csv reads like any manifest: image_path is the prepared .npz (frames, labels,
+    # audio inside); the original files stay where they are, referenced relative to out_dir
+    rebased = []
+    for e in out_entries:
+        extra = {
+            k: _rel(manifest.parent / v, out_dir)
+            for k, v in e.extra.items()
+            if k.endswith("_path") and k not in ("labels_path", "prepared_path")
+        }
+        extra["source_image_path"] = _rel(manifest.parent / e.image_path, out_dir)
+        if e.audio_path:
+            extra["source_audio_path"] = _rel(manifest.parent / e.audio_path, out_dir)
+        rebased.append(
+            dataclasses.replace(
+                e,
+                image_path=e.extra["prepared_path"],
+                audio_path=None,
+                fps=None,
+                spacing_mm=None,
+                audio_offset_s=None,
+                extra=extra,
+            )
         )
-        for e in out_entries
-    ]
     path = out_dir / "prepared.csv"
     write_manifest(rebased, path)
     (out_dir / "rois.json").write_text(
@@ -202,9 +210,8 @@ def load_prepared(prepared_csv: str | Path, split: str | None = None) -> list[Sp
     from mrisynth.data.manifest import read_manifest
 
     prepared_csv = Path(prepared_csv)
-    out = []
-    for e in read_manifest(prepared_csv):
-        if split is None or e.split == split:
-            seq = SpeechMRISequence.load(prepared_csv.parent / e.extra["prepared_path"])
-            out.append(seq)
-    return out
+    return [
+        SpeechMRISequence.load(prepared_csv.parent / e.image_path)
+        for e in read_manifest(prepared_csv)
+        if split is None or e.split == split
+    ]
