@@ -1,0 +1,154 @@
+"""Solver for the audio-visual sync expert (SyncNet-style) on in-sync / off-sync pairs.
+
+Batches come from :class:`~mrisynth.data.dataset.SyncPairDataset` (optionally through
+:class:`RedrawnPairs`, which draws fresh off-sync shifts on every pass over the data):
+``frames`` uint8 ``(B, Tv, C, H, W)``, ``mel`` float32 ``(B, 1, n_mels, n_win)``, ``label``
+float32 ``(B,)`` (1 = in sync). The loss is :func:`~mrisynth.losses.sync.expert_bce` (chance
+level ln 2 ≈ 0.693 for balanced pairs); the accuracy counts ``P(sync) > 0.5`` agreeing with the
+label.
+
+Both solvers of this package keep a ``meta`` dict (the model config as a plain dict, the data
+frame rate and sample rate...) in their checkpointed state, so every trainer checkpoint can be
+rebuilt into a model and checked against new data; :func:`check_meta` refuses to resume a run
+whose meta changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from mrisynth.engine.trainer import Solver
+from mrisynth.losses.sync import expert_bce
+from mrisynth.models.syncnet import SyncExpert, cosine_probability
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SyncExpertSolver", "RedrawnPairs", "check_meta", "unit_frames"]
+
+
+def unit_frames(x: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (any shape) → float32 in [0, 1]; float input is returned as float32."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    return x.float()
+
+
+def check_meta(saved: Mapping[str, Any], current: Mapping[str, Any], source: str) -> None:
+    """Raise ``ValueError`` naming the first differing key of two checkpoint meta dicts.
+
+    Only keys present in both are compared (tensors with ``torch.equal``), so adding a meta
+    field later does not break old checkpoints; ``sources`` (file paths, which may be spelled
+    differently on resumption) is never compared.
+    """
+    for key in sorted((set(saved) & set(current)) - {"sources"}):
+        a, b = saved[key], current[key]
+        if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+            same = (
+                isinstance(a, torch.Tensor)
+                and isinstance(b, torch.Tensor)
+                and a.shape == b.shape
+                and torch.equal(a.cpu(), b.cpu())
+            )
+        else:
+            same = a == b
+        if not same:
+            shown_a = f"tensor{tuple(a.shape)}" if isinstance(a, torch.Tensor) else repr(a)
+            shown_b = f"tensor{tuple(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
+            raise ValueError(
+                f"{source}: checkpoint has {key}={shown_a} but this run has {key}={shown_b}; "
+                "start a fresh out_dir (or restore the original settings) to resume"
+            )
+
+
+class RedrawnPairs(Dataset):
+    """A pair dataset repeated ``passes`` times, each pass with other off-sync shifts.
+
+    Item ``i`` is ``base[i % n]`` drawn with ``base.set_epoch(i // n)``: still a pure function of
+    the index (so resumed runs and workers agree), but negatives are not fixed for the whole
+    run, which keeps the expert from memorising one shift per window.
+
+    Args:
+        base: a dataset with ``set_epoch(int)`` (e.g. ``SyncPairDataset``).
+        passes: number of redrawn copies (>= 1).
+    """
+
+    def __init__(self, base: Dataset, passes: int) -> None:
+        if passes < 1:
+            raise ValueError(f"RedrawnPairs: passes must be >= 1, got {passes}")
+        if not hasattr(base, "set_epoch"):
+            raise TypeError(f"RedrawnPairs: {type(base).__name__} has no set_epoch()")
+        self.base, self.passes = base, int(passes)
+
+    def __len__(self) -> int:
+        return self.passes * len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} pairs")
+        epoch, i = divmod(index, len(self.base))
+        self.base.set_epoch(epoch)
+        return self.base[i]
+
+
+class SyncExpertSolver(Solver):
+    """Trains a :class:`~mrisynth.models.syncnet.SyncExpert` with BCE on its cosine probability.
+
+    Args:
+        expert: the model (its key in checkpoints is ``"expert"``).
+        lr: peak learning rate of Adam (Wav2Lip: 1e-4).
+        weight_decay: AdamW weight decay.
+        meta: plain dict stored in every checkpoint (model config, fps, sample rate...).
+
+    ``run_step`` returns ``loss`` (BCE), ``accuracy`` (fraction of pairs with
+    ``(P > 0.5) == label``), ``p_pos``/``p_neg`` (mean probability of in-sync / off-sync pairs in
+    the batch; 0 where a batch has none, which balanced batches avoid).
+    """
+
+    def __init__(
+        self,
+        expert: SyncExpert,
+        *,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        if lr <= 0:
+            raise ValueError(f"SyncExpertSolver: lr must be > 0, got {lr}")
+        self.expert = expert
+        self.opt = torch.optim.AdamW(expert.parameters(), lr=lr, weight_decay=weight_decay)
+        self.meta = dict(meta or {})
+
+    def models(self) -> dict[str, torch.nn.Module]:
+        return {"expert": self.expert}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"expert": self.opt}
+
+    def run_step(self, batch: Mapping[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
+        frames = unit_frames(batch["frames"])  # (B, Tv, C, H, W)
+        label = batch["label"].float().reshape(-1)  # (B,)
+        audio_emb, video_emb = self.expert(frames, batch["mel"].float())  # (B, D) each
+        loss = expert_bce(audio_emb, video_emb, label)
+        if train:
+            self.optimize(loss, "expert")
+        prob = cosine_probability(audio_emb.detach(), video_emb.detach()).float()  # (B,)
+        pos = label > 0.5
+        correct = ((prob > 0.5) == pos).float()
+        n_pos, n_neg = pos.sum().clamp_min(1), (~pos).sum().clamp_min(1)
+        return {
+            "loss": loss,
+            "accuracy": correct.mean(),
+            "p_pos": (prob * pos).sum() / n_pos,
+            "p_neg": (prob * ~pos).sum() / n_neg,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"meta": self.meta}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_meta(state.get("meta") or {}, self.meta, "sync expert checkpoint")

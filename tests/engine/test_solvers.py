@@ -1,0 +1,497 @@
+"""Sync-expert and generator solvers, training entry points and the ``train`` CLI (CPU, tiny).
+
+Synthetic data where sync is learnable: the audio is a 440 Hz tone whose loudness jumps
+between four levels every 40–160 ms, and each frame shows a bar whose row follows that
+loudness at the frame's centre time. A 200 ms window of frames therefore identifies its audio
+window, and a shift of >= 0.2 s does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mrisynth.data.sequence import SpeechMRISequence
+from mrisynth.engine import TrainConfig
+from mrisynth.engine.solvers.generator import GeneratorSolver
+from mrisynth.engine.solvers.sync_expert import RedrawnPairs, SyncExpertSolver, check_meta
+from mrisynth.engine.train import (
+    ExpertOptions,
+    GeneratorOptions,
+    check_sequences,
+    load_generator,
+    load_sync_expert,
+    prepare_for_model,
+    read_model_checkpoint,
+    train_generator,
+    train_sync_expert,
+)
+from mrisynth.losses import GeneratorLossWeights
+from mrisynth.models.builders import ModelConfig
+from mrisynth.transforms.mel import MelConfig
+
+FPS, SR, SIZE = 25.0, 16000, 32
+
+
+def bar_sequence(seed: int, duration_s: float = 4.0, size: int = SIZE, fps: float = FPS):
+    """``(T, size, size)`` uint8 bar video driven by a stepped tone envelope (see module doc)."""
+    rng = np.random.default_rng(seed)
+    edges = [0.0]
+    while edges[-1] < duration_s + 0.5:
+        edges.append(edges[-1] + rng.uniform(0.04, 0.16))
+    levels = rng.choice([0.0, 0.33, 0.66, 1.0], size=len(edges))
+
+    def level(t):
+        return levels[np.searchsorted(edges, t, side="right") - 1]
+
+    t = np.arange(int(duration_s * SR)) / SR
+    audio = level(t) * 0.5 * np.sin(2 * np.pi * 440 * t) + 0.003 * rng.standard_normal(t.size)
+    n = int(round(duration_s * fps))
+    frames = np.full((n, size, size), 30, np.uint8)
+    frames[:, 2:4, :] = 120  # static anatomy
+    rows = np.rint(5 + level((np.arange(n) + 0.5) / fps) * (size - 10)).astype(int)
+    for k, r in enumerate(rows):
+        frames[k, r : r + 3, 4:-4] = 220
+    return SpeechMRISequence(
+        frames=frames,
+        fps=fps,
+        spacing_mm=(2.0, 2.0),
+        audio=audio.astype(np.float32),
+        sample_rate=SR,
+        speaker=f"spk{seed}",
+        utterance_id=f"utt{seed}",
+    )
+
+
+def tiny_cfg(**overrides) -> ModelConfig:
+    base = dict(
+        name="tiny",
+        channels=1,
+        img_size=SIZE,
+        fps=FPS,
+        n_frames=5,
+        mel=MelConfig.wav2lip(),
+        gen_base_width=4,
+        gen_max_width=16,
+        gen_embed_dim=16,
+        gen_audio_base_width=4,
+        sync_base_width=8,
+        sync_max_width=32,
+        sync_embed_dim=32,
+        disc_base_width=4,
+        disc_layers=2,
+        temporal_disc_base_width=4,
+        temporal_disc_layers=2,
+    )
+    return ModelConfig(**{**base, **overrides})
+
+
+def run_cfg(out_dir, **overrides) -> TrainConfig:
+    base = dict(
+        max_steps=10,
+        batch_size=4,
+        out_dir=str(out_dir),
+        device="cpu",
+        progress=False,
+        lr_schedule="constant",
+        log_interval=5,
+        eval_interval=10,
+        ckpt_interval=1000,
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+def records(out_dir) -> list[dict]:
+    return [json.loads(ln) for ln in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # The test machines are small and shared: one intra-op thread avoids spin-wait thrashing.
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+TRAIN = [bar_sequence(i) for i in range(8)]
+VAL = [bar_sequence(100 + i) for i in range(2)]  # held-out "speakers"
+
+
+@pytest.fixture(scope="module")
+def expert_run(tmp_path_factory):
+    """One sync expert trained for 300 steps (~5 s); shared by the generator tests."""
+    out = tmp_path_factory.mktemp("expert")
+    cfg = run_cfg(out, max_steps=300, batch_size=16, eval_interval=100, log_interval=50)
+    result = train_sync_expert(TRAIN, VAL, tiny_cfg(), cfg, options=ExpertOptions(lr=1e-3))
+    return out, result
+
+
+# ---------------------------------------------------------------------------------- sync expert
+def test_expert_learns_sync_on_held_out_speakers(expert_run):
+    out, result = expert_run
+    valid = [r for r in records(out) if "valid/accuracy" in r]
+    assert [r["step"] for r in valid] == [100, 200, 300]
+    # Chance is 50% / ln 2 on balanced pairs; the easy bar data is learnt well past that.
+    assert result["valid/accuracy"] > 0.8, result
+    assert result["valid/loss"] < math.log(2) - 0.2, result
+    assert result["valid/p_pos"] > result["valid/p_neg"] + 0.3
+    assert result["valid/accuracy"] == max(
+        r["valid/accuracy"] for r in valid if r["step"] == result["step"]
+    )
+    first_train = next(r for r in records(out) if "train/loss" in r)
+    assert first_train["train/loss"] > result["valid/loss"]
+
+
+def test_expert_checkpoint_loads_with_weights_only_and_rebuilds(expert_run):
+    out, result = expert_run
+    raw = torch.load(out / "expert.pt", weights_only=True)
+    assert raw["meta"]["model_config"]["img_size"] == SIZE
+    assert raw["meta"]["fps"] == FPS and raw["meta"]["sample_rate"] == SR
+    torch.load(out / "best.pt", weights_only=True)
+    expert, cfg = load_sync_expert(out / "expert.pt", fps=FPS, sample_rate=SR, img_size=SIZE)
+    assert cfg == tiny_cfg() and not expert.training
+    # A trainer checkpoint rebuilds the same model.
+    step_ckpt = sorted((out / "checkpoints").glob("step_*.pt"))[-1]
+    again, _ = load_sync_expert(step_ckpt)
+    assert set(again.state_dict()) == set(expert.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fps": 83.28}, "checkpoint fps 25.0 != expected fps 83.28"),
+        ({"sample_rate": 22050}, "checkpoint sample_rate 16000 != expected sample_rate 22050"),
+        ({"img_size": 64}, "checkpoint img_size 32 != expected img_size 64"),
+        ({"channels": 3}, "checkpoint channels 1 != expected channels 3"),
+        ({"model_cfg": tiny_cfg(fps=50.0)}, "checkpoint fps 25.0 != model config fps 50.0"),
+    ],
+)
+def test_checkpoint_mismatch_errors_name_both_values(expert_run, kwargs, message):
+    out, _ = expert_run
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        load_sync_expert(out / "expert.pt", **kwargs)
+
+
+def test_loading_the_wrong_kind_is_refused(expert_run):
+    out, _ = expert_run
+    with pytest.raises(RuntimeError, match="holds a 'sync_expert' model, expected 'generator'"):
+        load_generator(out / "expert.pt")
+
+
+def test_redrawn_pairs_change_negatives_but_are_deterministic():
+    from mrisynth.data.dataset import SyncPairDataset
+
+    base = SyncPairDataset(TRAIN[:2], window_ms=200, mel_cfg=MelConfig.wav2lip(), fps=FPS)
+    pairs = RedrawnPairs(base, 3)
+    n = len(base)
+    assert len(pairs) == 3 * n
+    shifts = [float(pairs[i * n + 1]["shift_s"]) for i in range(3)]  # one negative, 3 passes
+    assert shifts == [float(pairs[i * n + 1]["shift_s"]) for i in range(3)]
+    assert len(set(shifts)) > 1 or len({float(pairs[i * n + 3]["shift_s"]) for i in range(3)}) > 1
+    assert float(pairs[n]["label"]) == 1.0 and float(pairs[n]["shift_s"]) == 0.0
+
+
+def test_solver_refuses_to_resume_with_other_meta():
+    cfg = tiny_cfg()
+    from mrisynth.models.builders import build_sync_expert
+
+    solver = SyncExpertSolver(build_sync_expert(cfg), meta={"fps": 25.0, "sources": {"a": "x"}})
+    solver.load_state_dict({"meta": {"fps": 25.0, "sources": {"a": "elsewhere"}}})  # paths ignored
+    with pytest.raises(ValueError, match="checkpoint has fps=83.28 but this run has fps=25.0"):
+        solver.load_state_dict({"meta": {"fps": 83.28}})
+    check_meta({"mask": torch.ones(2, 2, dtype=torch.bool)}, {"mask": torch.ones(2, 2) > 0}, "x")
+    with pytest.raises(ValueError, match="mask"):
+        check_meta({"mask": torch.ones(2, 2) > 0}, {"mask": torch.zeros(2, 2) > 0}, "x")
+
+
+# ---------------------------------------------------------------------------------- generator
+def test_generator_pretrain_then_finetune_with_freeze(expert_run, tmp_path):
+    expert_dir, _ = expert_run
+    weights = dataclasses.replace(GeneratorLossWeights.mri(), sync_enable_below=None)
+    pre = tmp_path / "pre"
+    result = train_generator(
+        TRAIN[:4],
+        VAL,
+        tiny_cfg(),
+        run_cfg(pre, max_steps=16, eval_interval=8, log_interval=8),
+        expert_dir / "expert.pt",
+        loss_weights=weights,
+        options=GeneratorOptions(lr=3e-3, max_val_clips=8),
+    )
+    valid = [r for r in records(pre) if "valid/l1" in r]
+    assert len(valid) == 2
+    assert valid[-1]["valid/l1"] < valid[0]["valid/l1"], valid
+    for key in ("valid/ssim", "valid/sync_gen", "valid/sync_real", "valid/loss"):
+        assert math.isfinite(result[key])
+    # The expert scores real frames as in sync far better than the early generator's frames.
+    assert result["valid/sync_real"] < result["valid/sync_gen"]
+    train = [r for r in records(pre) if "train/l1" in r]
+    assert all(r["train/sync_on"] == 1.0 for r in train)  # sync_enable_below=None: always on
+    assert {"train/d_quality", "train/d_temporal", "train/temporal_diff"} <= set(train[0])
+
+    raw = torch.load(pre / "generator.pt", weights_only=True)
+    mask = raw["meta"]["mask"]
+    assert mask.dtype == torch.bool and mask.shape == (SIZE, SIZE)
+    assert mask[[5, 12, 20, 27], 16].all()  # every bar position (rows of the 4 loudness levels)
+    assert not mask[:3].any()  # the static structure and background above stay visible
+    assert raw["meta"]["clip_frames"] == 5
+    generator, cfg = load_generator(pre / "generator.pt", model_cfg=tiny_cfg())
+    pretrained = dict(generator.named_parameters())
+
+    fine = tmp_path / "fine"
+    train_generator(
+        TRAIN[:2],
+        VAL,
+        tiny_cfg(),
+        run_cfg(fine, max_steps=3, eval_interval=3, log_interval=3),
+        expert_dir / "expert.pt",
+        loss_weights=weights,
+        options=GeneratorOptions(lr=3e-3, max_val_clips=4),
+        init_from=pre / "generator.pt",
+        freeze=["generator.audio_encoder"],
+    )
+    tuned, _ = load_generator(fine / "generator.pt")
+    after = dict(tuned.named_parameters())  # parameters: BatchNorm statistics still adapt
+    frozen = [k for k in after if k.startswith("audio_encoder.")]
+    assert frozen and all(torch.equal(after[k], pretrained[k]) for k in frozen)
+    head = [k for k in after if k.startswith("head.")]
+    assert any(not torch.equal(after[k], pretrained[k]) for k in head)
+    saved = torch.load(fine / "generator.pt", weights_only=True)["train_config"]
+    assert saved["freeze"] == ["generator.audio_encoder"]
+
+
+def test_sync_term_switches_on_after_evaluation_below_threshold(expert_run, tmp_path):
+    expert_dir, _ = expert_run
+    # Threshold above any BCE value: off until the first evaluation, then on (Wav2Lip's rule).
+    weights = dataclasses.replace(GeneratorLossWeights.face(), sync_enable_below=100.0, gan=0.0)
+    train_generator(
+        TRAIN[:2],
+        VAL[:1],
+        tiny_cfg(),
+        run_cfg(tmp_path, max_steps=4, eval_interval=2, log_interval=1),
+        expert_dir / "expert.pt",
+        loss_weights=weights,
+        options=GeneratorOptions(max_val_clips=4),
+    )
+    on = [r["train/sync_on"] for r in records(tmp_path) if "train/sync_on" in r]
+    assert on == [0.0, 0.0, 1.0, 1.0]
+    state = torch.load(tmp_path / "checkpoints" / "step_00000004.pt", weights_only=True)
+    assert state["solver"]["sync_enabled"] is True
+
+
+def test_expert_scores_generator_even_with_sync_weight_zero(expert_run, tmp_path):
+    expert_dir, _ = expert_run
+    weights = dataclasses.replace(GeneratorLossWeights.face(), sync=0.0, sync_enable_below=None)
+    result = train_generator(
+        TRAIN[:2],
+        VAL[:1],
+        tiny_cfg(),
+        run_cfg(tmp_path, max_steps=2, eval_interval=2, log_interval=1),
+        expert_dir / "expert.pt",
+        loss_weights=weights,
+        options=GeneratorOptions(max_val_clips=4),
+    )
+    assert result["valid/sync_real"] < result["valid/sync_gen"]
+    assert [r["train/sync_on"] for r in records(tmp_path) if "train/sync_on" in r] == [0.0, 0.0]
+
+
+def test_generator_refuses_mismatched_expert_and_data(expert_run, tmp_path):
+    expert_dir, _ = expert_run
+    w = GeneratorLossWeights.mri()
+    cfg = run_cfg(tmp_path)
+    with pytest.raises(ValueError, match="checkpoint img_size 32 != model config img_size 48"):
+        train_generator(
+            TRAIN, VAL, tiny_cfg(img_size=48), cfg, expert_dir / "expert.pt", loss_weights=w
+        )
+    other_sr = tiny_cfg(mel=dataclasses.replace(MelConfig.wav2lip(), sample_rate=22050, fmax=7600))
+    with pytest.raises(
+        ValueError, match="checkpoint sample_rate 16000 != model config sample_rate 22050"
+    ):
+        train_generator(TRAIN, VAL, other_sr, cfg, expert_dir / "expert.pt", loss_weights=w)
+    with pytest.raises(ValueError, match="needs expert_ckpt"):
+        train_generator(TRAIN, VAL, tiny_cfg(), cfg, None, loss_weights=w)
+    with pytest.raises(ValueError, match="validation sequence 0 \\(utt100\\): frames are 40x40 px"):
+        train_generator(
+            TRAIN,
+            [bar_sequence(100, size=40)],
+            tiny_cfg(),
+            cfg,
+            expert_dir / "expert.pt",
+            loss_weights=w,
+        )
+    with pytest.raises(
+        ValueError, match="init_from .*: checkpoint fps 25.0 != model config fps 50.0"
+    ):
+        # A sync-free fine-tune of a 25 fps generator on a 50 fps config.
+        pre = tmp_path / "pre"
+        train_generator(
+            TRAIN[:1],
+            VAL[:1],
+            tiny_cfg(),
+            run_cfg(pre, max_steps=1),
+            None,
+            loss_weights=dataclasses.replace(w, sync=0.0),
+            options=GeneratorOptions(max_val_clips=2),
+        )
+        train_generator(
+            [bar_sequence(0, fps=50.0)],
+            [bar_sequence(100, fps=50.0)],
+            tiny_cfg(fps=50.0),
+            run_cfg(tmp_path / "f"),
+            None,
+            loss_weights=dataclasses.replace(w, sync=0.0),
+            init_from=pre / "generator.pt",
+        )
+
+
+def test_generator_solver_keeps_discriminator_gradients_out_of_the_generator_step():
+    from mrisynth.models.builders import build_discriminators, build_generator
+
+    cfg = tiny_cfg()
+    quality, _ = build_discriminators(cfg)
+    w = GeneratorLossWeights(recon=1.0, sync=0.0, gan=1.0, temporal=0.0)
+    solver = GeneratorSolver(build_generator(cfg), weights=w, quality_disc=quality)
+    assert set(solver.models()) == {"generator", "quality_disc"}  # no temporal D at weight 0
+    batch = {
+        "frames": torch.randint(0, 255, (2, 5, 1, SIZE, SIZE), dtype=torch.uint8),
+        "mel": torch.randn(2, 5, 1, 80, cfg.audio_window_steps),
+    }
+    batch["masked"], batch["reference"] = batch["frames"], batch["frames"]
+
+    grads = {}
+
+    class Recorder:
+        def optimizer_step(self, loss, name):
+            loss.backward()
+            grads[name] = [p.grad is not None for p in quality.parameters()]
+            for p in [*quality.parameters(), *solver.generator.parameters()]:
+                p.grad = None
+
+    solver.trainer = Recorder()
+    out = solver.run_step(batch, train=True)
+    assert grads["generator"] == [False] * len(grads["generator"])  # G step left D untouched
+    assert all(grads["quality_disc"])
+    assert all(p.requires_grad for p in quality.parameters())  # restored after the G step
+    assert {"loss", "l1", "gan", "d_quality"} <= set(out)
+
+
+# ---------------------------------------------------------------------------------- data prep
+def test_prepare_for_model_resizes_converts_and_checks_fps():
+    seq = bar_sequence(3, size=40)
+    out = prepare_for_model(seq, SIZE, fps=FPS)
+    assert out.frames.shape == (seq.n_frames, SIZE, SIZE) and out.frames.dtype == np.uint8
+    assert out.spacing_mm == pytest.approx((2.5, 2.5))
+    assert out.frames.max() <= 220 and out.frames.min() >= 30  # uint8 scale kept, not stretched
+    close = prepare_for_model(seq.replace(fps=25.1), SIZE, fps=FPS)  # 0.4% off: resampled exactly
+    assert close.fps == FPS and close.n_frames == round(seq.n_frames * FPS / 25.1)
+    with pytest.raises(ValueError, match="frame rate 50 fps differs from the model's 25 fps"):
+        prepare_for_model(seq.replace(fps=50.0), SIZE, fps=FPS)
+    halved = prepare_for_model(seq.replace(fps=50.0), SIZE, fps=FPS, resample_fps=True)
+    assert halved.n_frames == seq.n_frames // 2
+    floats = prepare_for_model(seq.replace(frames=seq.frames / 255.0), SIZE)
+    assert floats.frames.dtype == np.uint8 and floats.frames.max() > 200
+
+
+def test_check_sequences_names_sequence_and_both_values():
+    cfg = tiny_cfg()
+    check_sequences(TRAIN[:2], cfg, "training")
+    with pytest.raises(ValueError, match=r"training sequence 1 \(utt1\): data fps 30 != model"):
+        check_sequences([TRAIN[0], TRAIN[1].replace(fps=30.0)], cfg, "training")
+    strict_mel = tiny_cfg(mel=dataclasses.replace(MelConfig.wav2lip(), resample=False))
+    resampled = TRAIN[0].replace(sample_rate=8000)
+    check_sequences([resampled], cfg, "training")  # the mel front end resamples
+    with pytest.raises(
+        ValueError, match="data sample rate 8000 Hz != model config mel.sample_rate"
+    ):
+        check_sequences([resampled], strict_mel, "training")
+    with pytest.raises(
+        ValueError, match="frames have 1 channel\\(s\\) but model config channels is 3"
+    ):
+        check_sequences(TRAIN[:1], tiny_cfg(channels=3), "training")
+
+
+def test_read_model_checkpoint_rejects_other_files(tmp_path):
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "x.pt")
+    with pytest.raises(RuntimeError, match="not a sync expert or generator checkpoint"):
+        read_model_checkpoint(tmp_path / "x.pt")
+
+
+# ---------------------------------------------------------------------------------- CLI
+def test_cli_train_expert_from_manifest(tmp_path):
+    from mrisynth.cli import train as cli
+    from mrisynth.data.manifest import write_manifest_rows
+    from mrisynth.io import write_sequence
+
+    rows = []
+    for split, seqs in (("pretrain", TRAIN[:2]), ("test", VAL[:1])):
+        for s in seqs:
+            write_sequence(s, tmp_path / f"{s.utterance_id}.nii.gz")
+            rows.append(
+                {
+                    "id": s.utterance_id,
+                    "image_path": f"{s.utterance_id}.nii.gz",
+                    "speaker": s.speaker,
+                    "split": split,
+                }
+            )
+    write_manifest_rows(rows, tmp_path / "manifest.csv")
+    parser = __import__("argparse").ArgumentParser()
+    cli.add_arguments(parser)
+    sets = [
+        "model.img_size=32",
+        "model.fps=25",
+        "model.mel.hop_length=200",
+        "model.mel.n_fft=800",
+        "model.mel.win_length=800",
+        "model.sync_base_width=8",
+        "model.sync_max_width=16",
+        "model.sync_embed_dim=16",
+        "train.max_steps=2",
+        "train.batch_size=4",
+        "train.device=cpu",
+        "opt.max_val_pairs=8",
+    ]
+    args = parser.parse_args(
+        [
+            "expert",
+            "--manifest",
+            str(tmp_path / "manifest.csv"),
+            "--split-val",
+            "test",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            *sets,
+        ]
+    )
+    assert cli.run(args) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["step"] == 2 and 0 <= metrics["valid/accuracy"] <= 1
+    _, cfg = load_sync_expert(tmp_path / "run" / "expert.pt")
+    assert cfg.img_size == 32 and cfg.mel.hop_length == 200 and cfg.mel.n_mels == 80
+    with pytest.raises(ValueError, match="no recordings in split 'adapt'"):
+        cli.run(
+            parser.parse_args(
+                [
+                    *["expert", "--manifest", str(tmp_path / "manifest.csv")],
+                    "--split-val",
+                    "adapt",
+                    "--out",
+                    str(tmp_path / "r2"),
+                    "--set",
+                    *sets,
+                ]
+            )
+        )
+    from mrisynth.config.schema import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown section"):
+        cli.build_configs("expert", "mri_small", ["lr=1"], str(tmp_path))
+    with pytest.raises(ConfigError, match="model.img_sise"):
+        cli.build_configs("expert", "mri_small", ["model.img_sise=1"], str(tmp_path))
