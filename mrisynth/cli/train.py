@@ -1,4 +1,4 @@
-"""``mrisynth train {expert,generator}``: train the sync expert or the generator from a manifest.
+"""``mrisynth train {expert,generator,segmenter}``: train a model from a manifest.
 
 Examples::
 
@@ -37,13 +37,23 @@ _SECTIONS = ("train", "model", "opt", "loss")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", choices=("expert", "generator"), help="what to train")
+    parser.add_argument("model", choices=("expert", "generator", "segmenter"), help="what to train")
     parser.add_argument("--manifest", required=True, help="dataset manifest (CSV)")
-    parser.add_argument("--split-train", default="pretrain", help="manifest split to train on")
     parser.add_argument(
-        "--split-val", required=True, help="manifest split to validate on (held-out speakers)"
+        "--split-train", default="pretrain", help="manifest split(s) to train on, comma-separated"
+    )
+    parser.add_argument(
+        "--split-val", required=True, help="manifest split(s) to validate on (held-out speakers)"
     )
     parser.add_argument("--model-preset", default="mri_small", help="face96 | mri_small | mri_base")
+    parser.add_argument(
+        "--params",
+        help="experiment params.yaml: 'presets.model' + 'model' give the model config and the "
+        "--stage section gives train/opt/loss settings (then --set applies on top)",
+    )
+    parser.add_argument(
+        "--stage", help="section of --params for this run, e.g. expert, pretrain, finetune"
+    )
     parser.add_argument("--out", required=True, help="run folder (checkpoints, metrics, model)")
     parser.add_argument("--expert", help="generator: trained sync expert (expert.pt)")
     parser.add_argument("--init-from", help="generator: pretrained generator to fine-tune")
@@ -73,11 +83,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="overrides: train.max_steps=500 model.img_size=48 opt.lr=3e-4 loss.sync=0",
     )
+    parser.add_argument(
+        "--metrics", help="where to write the validation metrics JSON (default: <out>/metrics.json)"
+    )
     parser.add_argument("--mlflow", action="store_true", help="log the run to MLflow")
 
 
-def build_configs(model: str, preset: str, overrides: list[str], out: str) -> dict[str, Any]:
-    """Resolve ``--model-preset`` and ``--set`` into typed configs.
+def stage_sections(params: str | None, stage: str | None, model_preset: str) -> tuple[str, dict]:
+    """Model preset and ``{train, model, opt, loss}`` base sections from an experiment file.
+
+    ``params.yaml`` layout (one schema with ``--set``)::
+
+        presets: {model: mri_small}
+        model: {img_size: 64}                 # ModelConfig fields
+        expert:                               # one section per stage
+          train: {max_steps: 600}             # TrainConfig fields
+          opt: {lr: 5.0e-4}                   # ExpertOptions / GeneratorOptions fields
+        finetune:
+          loss: {temporal: 0.2}               # GeneratorLossWeights fields
+    """
+    from mrisynth.config.schema import ConfigError, load_yaml
+
+    if params is None:
+        if stage:
+            raise ConfigError("--stage needs --params")
+        return model_preset, {}
+    p = load_yaml(params)
+    preset = (p.get("presets") or {}).get("model", model_preset)
+    sections: dict[str, Any] = {"model": p.get("model") or {}}
+    if stage:
+        if stage not in p:
+            raise ConfigError(f"{params}: no section {stage!r} for --stage")
+        body = p[stage] or {}
+        allowed = (*_SECTIONS, "freeze")
+        unknown = sorted(set(body) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"{stage}.{unknown[0]}: unknown key; valid keys are: {', '.join(allowed)}"
+            )
+        sections.update({k: v for k, v in body.items() if k != "model"})
+        sections["model"] = {**sections["model"], **(body.get("model") or {})}
+    return preset, sections
+
+
+def build_configs(
+    model: str, preset: str, overrides: list[str], out: str, base: dict | None = None
+) -> dict[str, Any]:
+    """Resolve ``--model-preset``, the ``--params`` stage sections and ``--set`` into configs.
 
     Returns:
         ``{"model": ModelConfig, "train": TrainConfig, "opt": ExpertOptions |
@@ -91,23 +143,30 @@ def build_configs(model: str, preset: str, overrides: list[str], out: str) -> di
     from mrisynth.engine.trainer import TrainConfig
     from mrisynth.models.builders import ModelConfig
 
-    sets = parse_overrides(overrides)
+    sets = deep_merge(base or {}, parse_overrides(overrides))
     unknown = sorted(set(sets) - set(_SECTIONS))
     if unknown:
         raise ConfigError(
             f"--set {unknown[0]}: unknown section; use one of {', '.join(_SECTIONS)} "
             "(e.g. train.max_steps=100)"
         )
-    if model == "expert" and sets.get("loss"):
-        raise ConfigError("--set loss.*: loss weights apply to the generator only")
+    if model != "generator" and sets.get("loss"):
+        raise ConfigError("loss.*: loss weights apply to the generator only")
     base = dataclasses.asdict(ModelConfig.preset(preset))
     model_cfg = from_dict(ModelConfig, deep_merge(base, sets.get("model", {})), where="model")
     train = dict(sets.get("train", {}))
     if "out_dir" in train:
         raise ConfigError("--set train.out_dir: use --out")
     train_cfg = from_dict(TrainConfig, {**train, "out_dir": out}, where="train")
-    opt_cls = ExpertOptions if model == "expert" else GeneratorOptions
-    opt = from_dict(opt_cls, sets.get("opt", {}), where="opt")
+    if model == "segmenter":
+        from mrisynth.models.segmenter import SegmenterConfig
+
+        opt_cls = SegmenterConfig
+        opt_data = {"img_size": model_cfg.img_size, **sets.get("opt", {})}
+    else:
+        opt_cls = ExpertOptions if model == "expert" else GeneratorOptions
+        opt_data = sets.get("opt", {})
+    opt = from_dict(opt_cls, opt_data, where="opt")
     return {"model": model_cfg, "train": train_cfg, "opt": opt, "loss": sets.get("loss", {})}
 
 
@@ -143,13 +202,15 @@ def load_split(
 
 
 def run(args: argparse.Namespace) -> int:
-    from mrisynth.engine.tracking import NullTracker, Tracker
+    from mrisynth.engine.tracking import NullTracker, Tracker, pipeline_context
     from mrisynth.engine.train import train_generator, train_sync_expert
     from mrisynth.losses.weights import GeneratorLossWeights
 
-    if args.model == "expert" and (args.expert or args.init_from or args.freeze):
-        raise ValueError("--expert, --init-from and --freeze apply to 'train generator' only")
-    cfgs = build_configs(args.model, args.model_preset, args.overrides, args.out)
+    if args.model != "generator" and (args.expert or args.freeze):
+        raise ValueError("--expert and --freeze apply to 'train generator' only")
+    preset, base = stage_sections(args.params, args.stage, args.model_preset)
+    freeze = list(args.freeze) or list(base.pop("freeze", None) or [])
+    cfgs = build_configs(args.model, preset, args.overrides, args.out, base)
     model_cfg = cfgs["model"]
     if model_cfg.channels != 1:
         raise ValueError(
@@ -157,15 +218,27 @@ def run(args: argparse.Namespace) -> int:
             "trains on MRI recordings (1 channel); call mrisynth.engine.train from Python for faces"
         )
     kw = dict(roi_mm=args.roi_mm, resample_fps=args.resample_fps)
-    train_seqs = load_split(args.manifest, args.split_train, model_cfg, **kw)
-    val_seqs = load_split(args.manifest, args.split_val, model_cfg, **kw)
+    train_seqs = [
+        s
+        for split in args.split_train.split(",")
+        for s in load_split(args.manifest, split, model_cfg, **kw)
+    ]
+    val_seqs = [
+        s
+        for split in args.split_val.split(",")
+        for s in load_split(args.manifest, split, model_cfg, **kw)
+    ]
     logger.info("%d training and %d validation recordings", len(train_seqs), len(val_seqs))
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     tracker = Tracker() if args.mlflow and main_rank else NullTracker()
-    tracker.start(f"train-{args.model}", experiment="mrisynth-train")
+    experiment, tags = pipeline_context()
+    stage = args.stage or args.model
+    tracker.start(stage, experiment=experiment, tags={**tags, "stage": stage, "model": args.model})
     try:
-        if args.model == "expert":
+        if args.model == "segmenter":
+            result = _train_segmenter(train_seqs, val_seqs, cfgs, args.init_from, tracker)
+        elif args.model == "expert":
             result = train_sync_expert(
                 train_seqs, val_seqs, model_cfg, cfgs["train"], options=cfgs["opt"], tracker=tracker
             )
@@ -186,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
                 loss_weights=weights,
                 options=cfgs["opt"],
                 init_from=args.init_from,
-                freeze=args.freeze,
+                freeze=freeze,
                 tracker=tracker,
             )
     except BaseException:
@@ -194,7 +267,39 @@ def run(args: argparse.Namespace) -> int:
         raise
     tracker.end("FINISHED")
     if main_rank:  # one writer under torchrun
-        out = Path(args.out) / "metrics.json"
+        out = Path(args.metrics) if args.metrics else Path(args.out) / "metrics.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+def _train_segmenter(train_seqs, val_seqs, cfgs, init_from, tracker) -> dict[str, Any]:
+    """Segmenter on the labelled frames of the prepared recordings (every 2nd frame)."""
+    import numpy as np
+
+    from mrisynth.engine.solvers.segmenter import train_segmenter
+    from mrisynth.models.segmenter import save_segmenter
+
+    def stack(seqs, what):
+        missing = [s.utterance_id for s in seqs if s.labels is None]
+        if missing:
+            raise ValueError(f"{what} recordings without labels: {missing[:3]}")
+        frames = np.concatenate([s.frames[::2] for s in seqs]).astype(np.float32) / 255.0
+        labels = np.concatenate([s.labels[::2] for s in seqs]).astype(np.int64)
+        return frames, labels
+
+    tf, tl = stack(train_seqs, "training")
+    vf, vl = stack(val_seqs, "validation")
+    model, metrics = train_segmenter(
+        tf,
+        tl,
+        vf,
+        vl,
+        cfg=cfgs["opt"],
+        train_cfg=cfgs["train"],
+        tracker=tracker,
+        init_from=init_from,
+    )
+    save_segmenter(Path(cfgs["train"].out_dir) / "segmenter.pt", model, cfgs["opt"])
+    return {k: float(v) for k, v in metrics.items()}

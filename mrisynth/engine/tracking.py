@@ -225,3 +225,29 @@ class Tracker(NullTracker):
             return
         self.client.set_terminated(self.run_id, status=status)
         self.run_id = None
+
+
+def pipeline_context(cwd: str | Path | None = None) -> tuple[str, dict[str, str]]:
+    """MLflow experiment name and tags that group the stages of one pipeline.
+
+    The experiment is ``$MRISYNTH_PIPELINE`` (set by each experiment's ``dvc.yaml``; default
+    ``"mrisynth"``). Tags: ``pipeline`` and, when a ``data.dvc`` is found in ``cwd`` or a
+    parent folder, ``dvc.data_md5`` (the hash of the versioned data folder).
+    """
+    import os
+
+    import yaml
+
+    name = os.environ.get("MRISYNTH_PIPELINE", "mrisynth")
+    tags = {"pipeline": name}
+    here = Path(cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        dvc_file = folder / "data.dvc"
+        if dvc_file.is_file():
+            try:
+                outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
+                tags["dvc.data_md5"] = str(outs[0].get("md5", ""))
+            except yaml.YAMLError:
+                pass
+            break
+    return name, tags

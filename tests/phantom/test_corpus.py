@@ -192,3 +192,18 @@ def test_label_based_constrictions_track_the_geometry(bread_and_butter):
         closed = ok & (truth < 0.2)
         if closed.any():
             assert np.median(got[closed]) < 2.5
+
+
+def test_preview_strip_and_video(tmp_path):
+    import imageio.v3 as iio
+
+    from mrisynth.phantom.preview import preview_sentence
+
+    png, mp4 = preview_sentence(tmp_path, "ta", 0, size=84)
+    strip = iio.imread(png)
+    assert strip.shape == (3 * 84, 8 * 84, 3)  # rows: MRI, labels, face; 8 instants
+    from mrisynth.io import read_sequence
+
+    video = read_sequence(mp4, spacing_mm=1.0)
+    assert video.audio is not None and video.audio_duration_s > 0.5  # audio is muxed in
+    assert video.fps == pytest.approx(83.28, rel=1e-3)
