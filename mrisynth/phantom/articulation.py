@@ -34,6 +34,7 @@ __all__ = [
     "neutral_state",
     "rest_state",
     "vowel_targets",
+    "VOWEL_CORNERS",
     "consonant_gestures",
     "critically_damped_step",
 ]
@@ -111,32 +112,58 @@ def rest_state(anatomy: SpeakerAnatomy) -> np.ndarray:
     return x
 
 
+#: Tongue-body displacement (mm, before the speaker's oral scale) at the corners of the vowel
+#: quadrilateral, as ``(back, height)``: close front /i/ (forward and up, a long palatal
+#: constriction and a wide pharynx), close back /u/ (up and back towards the velum), open front
+#: /ae/ and open back /A/ (down and back into the pharynx).  Intermediate vowels interpolate
+#: bilinearly in (height, backness).  Tuned so that the tube formants of the area function fall
+#: near the Hillenbrand (1995) means (see tests/phantom/test_vowel_formants.py).
+VOWEL_CORNERS: dict[str, tuple[float, float]] = {
+    "close_front": (-9.5, 4.0),
+    "close_back": (3.0, 1.0),
+    "open_front": (3.8, -10.5),
+    "open_back": (5.0, -10.5),
+}
+
+
+def _corner_blend(h: float, b: float, k: int) -> float:
+    c = VOWEL_CORNERS
+    close = (1.0 - b) * c["close_front"][k] + b * c["close_back"][k]
+    open_ = (1.0 - b) * c["open_front"][k] + b * c["open_back"][k]
+    return h * close + (1.0 - h) * open_
+
+
 def vowel_targets(ph: Phoneme, anatomy: SpeakerAnatomy) -> np.ndarray:
     """Full target state ``(P,)`` of a vowel from height/backness/rounding (Maeda-like presets:
-    /i/ high-front with a small jaw, /a/ low with a large jaw and pharyngeal dorsum, /u/ high-back
-    rounded)."""
+    /i/ high-front with a small jaw, spread lips and a raised larynx; /a/ low with a large jaw and
+    the dorsum pushed down and back into the pharynx; /u/ high-back with protruded, narrow lips
+    and a lowered larynx)."""
     if ph.kind != "vowel":
         raise ValueError(f"vowel_targets: {ph.symbol!r} is not a vowel")
     h = 0.5 if ph.height is None else float(ph.height)
     b = 0.5 if ph.backness is None else float(ph.backness)
     s = anatomy.oral_scale
+    front_close = h * (1.0 - b)
     x = neutral_state(anatomy)
     jaw = 2.5 + 13.0 * (1.0 - h)
     x[_I["jaw_open_mm"]] = jaw
-    x[_I["tongue_body_back_mm"]] = (-7.0 + 15.0 * b) * s
-    # high vowels bring the dorsum ~3-4 mm from the palate/velum, low ones into the pharynx
-    x[_I["tongue_body_height_mm"]] = (-9.0 + 14.5 * h - 2.5 * b * h) * s
-    x[_I["tongue_tip_back_mm"]] = 0.45 * x[_I["tongue_body_back_mm"]] + 1.5 * (1.0 - h)
-    x[_I["tongue_tip_height_mm"]] = -0.8 * (jaw - 7.0) + 0.3 * x[_I["tongue_body_height_mm"]]
+    x[_I["tongue_body_back_mm"]] = _corner_blend(h, b, 0) * s
+    x[_I["tongue_body_height_mm"]] = _corner_blend(h, b, 1) * s
+    # the tip rests behind the lower incisors (it rides on the jaw); front vowels keep it low
+    x[_I["tongue_tip_back_mm"]] = 0.2 * x[_I["tongue_body_back_mm"]] + 2.0 * (1.0 - h)
+    x[_I["tongue_tip_height_mm"]] = (
+        -0.8 * (jaw - 7.0) + 0.3 * x[_I["tongue_body_height_mm"]] - 3.5 * front_close
+    )
     ap = 3.0 + 0.85 * jaw
     if ph.rounded:
-        x[_I["lip_aperture_mm"]] = min(0.5 * ap, 7.0)
+        x[_I["lip_aperture_mm"]] = min((0.5 - 0.1 * h) * ap, 7.0)
         x[_I["lip_protrusion_mm"]] = 6.0 * (0.5 + 0.5 * h)
-        x[_I["lip_width_mm"]] = 37.0
+        x[_I["lip_width_mm"]] = 37.0 - 7.0 * h
     else:
         x[_I["lip_aperture_mm"]] = ap
-        x[_I["lip_width_mm"]] = 44.0 + 8.0 * h * (1.0 - b)
-    x[_I["larynx_height_mm"]] = -2.0 * float(ph.rounded) + 1.0 * h * (1.0 - b)
+        x[_I["lip_protrusion_mm"]] = -3.0 * front_close  # spread lips
+        x[_I["lip_width_mm"]] = 44.0 + 8.0 * front_close
+    x[_I["larynx_height_mm"]] = -2.0 * float(ph.rounded) + 3.0 * front_close
     x[_I["voicing"]] = 1.0
     return x
 
@@ -178,7 +205,7 @@ def _landmarks(geom) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
     pal_len = np.linalg.norm(np.diff(geom.palate, axis=0), axis=1).sum()
     ridge_arc["palatal"] = on_poly(geom.palate, 0.42 * pal_len)
-    vel = geom.velum_circles(np.array([0.0]))[0]
+    vel = geom.velum_circles(np.array([-2.0]))[0]  # velum as raised for an oral stop
     to_body = geom.body0 - vel[:, :2]
     dist = np.linalg.norm(to_body, axis=1) - vel[:, 2]
     j = int(np.argmin(dist[2:])) + 2

@@ -41,6 +41,12 @@ NOMINAL_FOV_MM = 200.0
 #: Area used for closed sections (cm^2): keeps acoustics finite.
 MIN_AREA_CM2 = 1e-4
 
+#: Tongue-root shift (mm per mm) with the dorsum: retraction and lowering push the root back.
+_ROOT_BACK, _ROOT_LOW = 0.9, 0.9
+#: Deepest the pharyngeal tongue surface sits from the wall (mm, x oral scale) along the
+#: fraction k of the pharynx above the glottis: a ~7-mm epilaryngeal tube up to k = 0.2, then
+#: free to widen (up to 37 mm) by k = 0.65, so front vowels get a wide pharynx (Story 1996).
+_EPILARYNX_MM, _PHARYNX_EXTRA_MM, _EPILARYNX_K, _OPENING_K = 7.0, 30.0, 0.2, 0.45
 _I = {name: i for i, name in enumerate(ARTICULATORY_PARAMS)}
 _N_PHAR, _N_POLAR, _N_PAL = 14, 11, 8
 _N_BLADE, _N_ROOT, _N_VELUM = 8, 5, 9
@@ -176,13 +182,6 @@ class VocalTractGeometry:
         self.outer_wall = np.concatenate(
             [self.incisor_lingual, self.palate, [[self.wall_x(y_port), y_port]], wall]
         )
-        # Tongue: neutral (schwa) dorsum circle ~10 mm below the dome and ~12 mm from the wall.
-        self.tongue_radius = R = a.tongue_radius_mm
-        y_b = -a.palate_dome_height_mm + 9.0 * s + R
-        self.body0 = np.array([self.wall_x(y_b) - 10.0 * s - R, y_b])
-        self.tip0 = np.array([8.0, 5.0]) * s
-        self.tip_radius = 3.0 * s
-        self.polar_centre = self.body0.copy()
         # Jaw: rotation about the condyle plus a forward slide (Edwards & Harris 1990).
         self.condyle = np.array([xw0, -25.0 * s])
         self.lower_incisor0 = np.array([1.5, 2.5]) * s
@@ -199,6 +198,27 @@ class VocalTractGeometry:
         self.velum_radii = np.linspace(
             a.velum_thickness_mm / 2, 0.33 * a.velum_thickness_mm, _N_VELUM
         )
+        self._velum_table()
+        # Tongue: neutral (schwa) dorsum circle ~9 mm below the dome and ~10 mm from the wall,
+        # then pushed away from the resting velum until the velar gap is >= 8 mm: with a high
+        # dome or a long velum the schwa dorsum would otherwise already touch the soft palate
+        # and no back vowel could keep an open velar passage.
+        self.tongue_radius = R = a.tongue_radius_mm
+        y_b = -a.palate_dome_height_mm + 9.0 * s + R
+        body = np.array([self.wall_x(y_b) - 10.0 * s - R, y_b])
+        vel = self.velum_circles(np.array([-1.5]))[0]
+        for _ in range(6):
+            off = body - vel[:, :2]
+            dist = np.linalg.norm(off, axis=1)
+            gap = dist - vel[:, 2] - R
+            j = int(np.argmin(gap))
+            if gap[j] >= 8.0 * s - 1e-6:
+                break
+            body = body + (8.0 * s - gap[j]) * off[j] / dist[j]
+        self.body0 = body
+        self.tip0 = np.array([8.0, 5.0]) * s
+        self.tip_radius = 3.0 * s
+        self.polar_centre = self.body0.copy()
         # Static rays (polar velar + palato-dental); pharyngeal rays move with the larynx.
         oc = self.polar_centre
         th = np.deg2rad(np.arange(_N_POLAR) * 11.25)
@@ -234,7 +254,6 @@ class VocalTractGeometry:
         self._region = region
         self._alpha = np.where(region == _PHAR, 1.8, np.where(region == _BODY, 1.7, 1.9))
         self._beta = np.where(region == _PHAR, 1.2, np.where(region == _BODY, 1.4, 1.5))
-        self._velum_table()
         self._calibrate_glottis()
 
     # ------------------------------------------------------------------ small helpers
@@ -331,7 +350,12 @@ class VocalTractGeometry:
         curl = np.clip(x[:, _I["tongue_tip_curl"]], 0.0, 1.0)[:, None]
         yg = self.glottis_y(x)
         H = np.stack([self.wall_x(yg - 18 * s) - 22.0 * s, yg - 18.0 * s], 1)
-        H[:, 0] += 0.3 * x[:, _I["tongue_body_back_mm"]]
+        # the root follows the dorsum (and bulges back when the dorsum is lowered: the tongue is
+        # incompressible), so front vowels widen and low/back vowels narrow the pharynx
+        H[:, 0] += (
+            _ROOT_BACK * x[:, _I["tongue_body_back_mm"]]
+            - _ROOT_LOW * x[:, _I["tongue_body_height_mm"]]
+        )
         ur = np.linspace(1.0, 0.2, _N_ROOT)[None, :, None]
         root_c = H[:, None] * ur + B[:, None] * (1 - ur)
         root_r = np.broadcast_to(
@@ -383,7 +407,8 @@ class VocalTractGeometry:
         velum = self.velum_circles(x[:, _I["velum_port_mm"]])
         s_out = np.minimum(s_static, _ray_circles(org, dirs, velum, exit_=False))
         # floor: deepest the tongue surface can sit along each ray (mouth floor / larynx tube)
-        depth = (10.0 + 10.0 * k) * s
+        opening = np.clip((k - _EPILARYNX_K) / _OPENING_K, 0.0, 1.0)
+        depth = (_EPILARYNX_MM + _PHARYNX_EXTRA_MM * opening) * s
         floor_ph = s_static[:, :_N_PHAR] - depth
         jaw_tip = self.jaw(x[:, _I["jaw_open_mm"]], self.lower_incisor0[None])[:, 0]  # (T, 2)
         y_floor = jaw_tip[:, 1] + 6.0 * s
@@ -411,12 +436,19 @@ class VocalTractGeometry:
             "width": x[:, _I["lip_width_mm"]],
         }
 
-    def _centreline(self, x: np.ndarray, rays: dict, lips: dict) -> tuple[np.ndarray, np.ndarray]:
+    def _centreline(
+        self, x: np.ndarray, rays: dict, lips: dict, hug_mm: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Centreline points ``(T, K+2, 2)`` (rays, lip back, lip front) and arc length from the
-        glottis ``(T, K+2)`` mm."""
+        glottis ``(T, K+2)`` mm.  With ``hug_mm`` the line keeps within ``hug_mm / 2`` of the
+        outer wall, so its arc does not zigzag between a wide ray and a closed one (used for the
+        constriction locations)."""
         s = self.scale
         s_in = np.minimum(rays["s_in"], rays["s_out"])
-        mid = rays["org"] + 0.5 * (s_in + rays["s_out"])[..., None] * rays["dir"]
+        half = 0.5 * (rays["s_out"] - s_in)
+        if hug_mm is not None:
+            half = np.minimum(half, 0.5 * hug_mm)
+        mid = rays["org"] + (rays["s_out"] - half)[..., None] * rays["dir"]
         ym = 0.5 * (lips["y_upper"] + lips["y_lower"])
         back = np.stack([np.full_like(ym, -1.0 * s), ym], 1)
         front = np.stack([-11.0 * s - lips["protrusion"], ym], 1)
@@ -498,12 +530,15 @@ class VocalTractGeometry:
 
         Returns:
             dict name -> ``(T,)`` float array, mm.  Degrees are >= 0 (0 = contact); locations are
-            centreline distances from the glottis.
+            distances from the glottis along a line that follows the outer wall (palate,
+            pharyngeal wall) at <= 3 mm, so they do not jump with the width of the open parts.
         """
         x = self.as_states(states)
         rays = self._rays(x)
         lips = self._lips(x)
-        pts, arc = self._centreline(x, rays, lips)
+        pts, arc = self._centreline(x, rays, lips, hug_mm=6.0 * self.scale)
+        # express the wall-hugging arc on the true centreline length (the tube's length)
+        arc = arc * (self._centreline(x, rays, lips)[1][:, -1:] / arc[:, -1:])
         d = np.maximum(rays["s_out"] - rays["s_in"], 0.0)
         out: dict[str, np.ndarray] = {}
         rows = np.arange(len(x))

@@ -115,7 +115,7 @@ def test_deterministic_for_a_seed():
     np.testing.assert_array_equal(a["sequence"].frames, b["sequence"].frames)
     np.testing.assert_array_equal(a["sequence"].audio, b["sequence"].audio)
     c = synthesize_utterance(cfg, _utt(0, seed=6))
-    assert not np.array_equal(a["sequence"].audio[:1000], c["sequence"].audio[:1000])
+    assert not np.array_equal(a["sequence"].audio, c["sequence"].audio)
 
 
 def _vowel_formants(vowel: str) -> np.ndarray:
