@@ -19,7 +19,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("info", "describe an rtMRI recording (any supported format) and its audio"),
     "phantom": ("phantom", "build a phantom corpus: MRI + labels + audio + face from one model"),
     "prepare": ("prepare", "find the vocal-tract ROI, crop, resize and normalise a manifest"),
-    "train": ("train", "train the sync expert or the generator (pretraining or fine-tuning)"),
+    "train": (
+        "train",
+        "train the sync expert, the generator (pretrain/fine-tune) or the segmenter",
+    ),
+    "evaluate": ("evaluate", "score the generator, baselines and real videos; metrics + report"),
 }
 
 

@@ -78,7 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",
         dest="overrides",
-        nargs="*",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
         help="overrides: train.max_steps=500 model.img_size=48 opt.lr=3e-4 loss.sync=0",
@@ -278,8 +279,7 @@ def _train_segmenter(train_seqs, val_seqs, cfgs, init_from, tracker) -> dict[str
     """Segmenter on the labelled frames of the prepared recordings (every 2nd frame)."""
     import numpy as np
 
-    from mrisynth.engine.solvers.segmenter import train_segmenter
-    from mrisynth.models.segmenter import save_segmenter
+    from mrisynth.engine.solvers.segmenter import save_segmenter, train_segmenter
 
     def stack(seqs, what):
         missing = [s.utterance_id for s in seqs if s.labels is None]
