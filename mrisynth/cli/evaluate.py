@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrisynth.config.presets import load_section
-from mrisynth.config.schema import from_dict, parse_overrides
+from mrisynth.cli.common import add_config_arguments, resolve_section
 from mrisynth.evaluation.evaluate import EvalConfig, evaluate
 
 __all__ = ["add_arguments", "run"]
@@ -34,19 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, type=Path, help="report folder (metrics.json, report.html...)"
     )
-    parser.add_argument(
-        "--params", type=Path, help="experiment params.yaml; its 'evaluate' section is used"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an EvalConfig field, e.g. --set n_videos=2 (repeatable)",
-    )
-
+    add_config_arguments(parser, "evaluate", "n_videos=2 warp_stride=8")
     parser.add_argument(
         "--metrics", type=Path, help="also write metrics.json here (e.g. a DVC metrics file)"
     )
@@ -58,9 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(params: Path | None, overrides: list[str]) -> EvalConfig:
     """The :class:`EvalConfig` of a ``params.yaml`` 'evaluate' section plus ``--set`` overrides."""
-    data = load_section("evaluate", None, params=params)
-    data.update(parse_overrides(overrides))
-    return from_dict(EvalConfig, data, where="evaluate")
+    return resolve_section(
+        EvalConfig, "evaluate", argparse.Namespace(params=params, overrides=overrides)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

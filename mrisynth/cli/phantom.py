@@ -8,8 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from mrisynth.config.presets import load_section
-from mrisynth.config.schema import from_dict, parse_overrides
+from mrisynth.cli.common import add_config_arguments, resolve_section
 from mrisynth.phantom.corpus import PhantomConfig, build_corpus, plan_corpus
 
 
@@ -18,27 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", default="small", help="phantom preset in configs/phantom/ (default: small)"
     )
-    parser.add_argument(
-        "--params", type=Path, help="experiment params.yaml; its 'phantom' section is used"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a PhantomConfig field, e.g. --set n_target_speakers=3 (repeatable)",
-    )
+    add_config_arguments(parser, "phantom", "n_target_speakers=3 face=false")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def resolve_config(args: argparse.Namespace) -> PhantomConfig:
     """PhantomConfig from a preset (or an experiment's params.yaml) plus ``--set`` overrides."""
-    data = load_section("phantom", args.preset, params=args.params)
-    data.update(parse_overrides(args.overrides))
-    return from_dict(PhantomConfig, data, where="phantom")
+    return resolve_section(PhantomConfig, "phantom", args, preset=args.preset)
 
 
 def run(args: argparse.Namespace) -> int:

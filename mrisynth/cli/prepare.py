@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrisynth.config.presets import load_section
-from mrisynth.config.schema import from_dict, parse_overrides
+from mrisynth.cli.common import add_config_arguments, resolve_section
 from mrisynth.data.prepare import PrepareConfig, prepare_manifest
 
 
@@ -15,24 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--manifest", required=True, type=Path, help="manifest.csv of the recordings"
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (gets prepared.csv)")
-    parser.add_argument(
-        "--params", type=Path, help="experiment params.yaml; its 'prepare' section is used"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a PrepareConfig field, e.g. --set img_size=96 (repeatable)",
-    )
+    add_config_arguments(parser, "prepare", "img_size=96 roi_size_mm=110")
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_section("prepare", None, params=args.params)
-    data.update(parse_overrides(args.overrides))
-    cfg = from_dict(PrepareConfig, data, where="prepare")
+    cfg = resolve_section(PrepareConfig, "prepare", args)
     path = prepare_manifest(args.manifest, args.out, cfg)
     print(path)
     return 0

@@ -29,6 +29,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mrisynth.cli.common import add_set_argument
+
 __all__ = ["add_arguments", "run", "build_configs", "load_split"]
 
 logger = logging.getLogger(__name__)
@@ -75,15 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resample-fps", action="store_true", help="resample recordings to the model's fps"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="overrides: train.max_steps=500 model.img_size=48 opt.lr=3e-4 loss.sync=0",
-    )
+    add_set_argument(parser, "train.max_steps=500 model.img_size=48 opt.lr=3e-4 loss.sync=0")
     parser.add_argument(
         "--metrics", help="where to write the validation metrics JSON (default: <out>/metrics.json)"
     )
