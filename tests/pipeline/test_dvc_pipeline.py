@@ -25,29 +25,65 @@ TINY = {
     "prepare": {"img_size": 48, "roi_size_mm": 120.0},
     "model": {"img_size": 48},
     "expert": {
-        "train": {"max_steps": 60, "batch_size": 16, "eval_interval": 30, "log_interval": 10,
-                  "ckpt_interval": 30, "device": "cpu", "progress": False},
+        "train": {
+            "max_steps": 60,
+            "batch_size": 16,
+            "eval_interval": 30,
+            "log_interval": 10,
+            "ckpt_interval": 30,
+            "device": "cpu",
+            "progress": False,
+        },
         "opt": {"lr": 5.0e-4, "max_val_pairs": 64},
     },
     "eval_expert": {
-        "train": {"max_steps": 60, "batch_size": 16, "eval_interval": 30, "log_interval": 10,
-                  "ckpt_interval": 30, "device": "cpu", "seed": 1, "progress": False},
+        "train": {
+            "max_steps": 60,
+            "batch_size": 16,
+            "eval_interval": 30,
+            "log_interval": 10,
+            "ckpt_interval": 30,
+            "device": "cpu",
+            "seed": 1,
+            "progress": False,
+        },
         "opt": {"lr": 5.0e-4, "max_val_pairs": 64},
     },
     "pretrain": {
-        "train": {"max_steps": 30, "batch_size": 4, "eval_interval": 15, "log_interval": 5,
-                  "ckpt_interval": 15, "device": "cpu", "progress": False},
+        "train": {
+            "max_steps": 30,
+            "batch_size": 4,
+            "eval_interval": 15,
+            "log_interval": 5,
+            "ckpt_interval": 15,
+            "device": "cpu",
+            "progress": False,
+        },
         "opt": {"lr": 5.0e-4, "max_val_clips": 8},
     },
     "finetune": {
-        "train": {"max_steps": 20, "batch_size": 4, "eval_interval": 10, "log_interval": 5,
-                  "ckpt_interval": 10, "device": "cpu", "progress": False},
+        "train": {
+            "max_steps": 20,
+            "batch_size": 4,
+            "eval_interval": 10,
+            "log_interval": 5,
+            "ckpt_interval": 10,
+            "device": "cpu",
+            "progress": False,
+        },
         "opt": {"lr": 2.0e-4, "max_val_clips": 8},
         "freeze": [],
     },
     "segmenter": {
-        "train": {"max_steps": 40, "batch_size": 8, "eval_interval": 20, "log_interval": 10,
-                  "ckpt_interval": 20, "device": "cpu", "progress": False},
+        "train": {
+            "max_steps": 40,
+            "batch_size": 8,
+            "eval_interval": 20,
+            "log_interval": 10,
+            "ckpt_interval": 20,
+            "device": "cpu",
+            "progress": False,
+        },
         "opt": {"lr": 1.0e-2},
     },
     "evaluate": {"seed": 0, "n_videos": 1, "warp_stride": 8, "hd95_stride": 8},
@@ -55,7 +91,11 @@ TINY = {
 
 
 def _dvc(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True
     )
@@ -81,12 +121,25 @@ def test_quickstart_pipeline_tiny(tmp_path):
 
     first = _dvc(root, "repro", "experiments/ci/dvc.yaml")
     assert set(_ran(first)) == {
-        "phantom", "prepare", "expert", "eval_expert", "pretrain", "finetune", "segmenter", "evaluate"
+        "phantom",
+        "prepare",
+        "expert",
+        "eval_expert",
+        "pretrain",
+        "finetune",
+        "segmenter",
+        "evaluate",
     }
     metrics = json.loads((exp / "metrics" / "evaluate.json").read_text())
-    for key in ("model.image_audio.ssim", "model.image_audio.dice_mean", "real.lse_d",
-                "baseline_static.image_audio.ssim", "baseline_nearest_neighbour.image_audio.l1",
-                "baseline_regression.image_audio.hd95_mean_mm", "model.image_audio.warp_error"):
+    for key in (
+        "model.image_audio.ssim",
+        "model.image_audio.dice_mean",
+        "real.lse_d",
+        "baseline_static.image_audio.ssim",
+        "baseline_nearest_neighbour.image_audio.l1",
+        "baseline_regression.image_audio.hd95_mean_mm",
+        "model.image_audio.warp_error",
+    ):
         assert key in metrics, key
     assert (exp / "plots" / "offset_curve.csv").is_file()
     assert (exp / "reports" / "report.html").is_file()
