@@ -114,7 +114,9 @@ def sync_embeddings(
     """Sync-expert embeddings of every visual window and its audio window of a video.
 
     Window ``i`` covers frames ``i .. i + Tv - 1`` and the audio over the same time span
-    (``model_cfg.sync_window_ms``).
+    (``model_cfg.sync_window_ms``). The windows go in raw ([0, 1] frames, log-mel): the expert
+    applies its own input preprocessing (``sync_visual_input``, ``sync_audio_norm``), exactly
+    as in training and in the generator's sync loss.
 
     Returns:
         ``(video_emb, audio_emb)``, each ``(N, D)`` with ``N = T - Tv + 1``.

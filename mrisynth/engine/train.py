@@ -43,7 +43,7 @@ from mrisynth.engine.checkpoint import (
 )
 from mrisynth.engine.distributed import barrier
 from mrisynth.engine.solvers.generator import GeneratorClipDataset, GeneratorSolver
-from mrisynth.engine.solvers.sync_expert import RedrawnPairs, SyncExpertSolver
+from mrisynth.engine.solvers.sync_expert import RedrawnPairs, SyncExpertSolver, VisualAugment
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import TrainConfig, Trainer
 from mrisynth.losses.weights import GeneratorLossWeights
@@ -93,6 +93,8 @@ class ExpertOptions:
     """Draw new off-sync shifts on every pass over the training data."""
     max_val_pairs: int = 2000
     """Validation pairs (spread evenly over the validation data, balanced); 0 = all."""
+    augment: bool = False
+    """Perturb training windows (shift, gain/offset, noise; see ``VisualAugment``)."""
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.weight_decay < 0 or self.stride < 1 or self.max_val_pairs < 0:
@@ -575,7 +577,11 @@ def train_sync_expert(
     cfg = dataclasses.replace(train_cfg, best_metric=train_cfg.best_metric or "valid/loss")
     meta = _meta("sync_expert", model_cfg)
     solver = SyncExpertSolver(
-        build_sync_expert(model_cfg), lr=opts.lr, weight_decay=opts.weight_decay, meta=meta
+        build_sync_expert(model_cfg),
+        lr=opts.lr,
+        weight_decay=opts.weight_decay,
+        meta=meta,
+        augment=VisualAugment() if opts.augment else None,
     )
     trainer = Trainer(cfg, solver, tracker=tracker)
     train_set = pairs

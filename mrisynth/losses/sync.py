@@ -40,7 +40,8 @@ def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> to
     Args:
         expert: the sync expert (its parameters are typically frozen; gradients still flow
             to ``frames``).
-        frames: ``(B, Tv, C, H, W)`` generated frames in [0, 1].
+        frames: ``(B, Tv, C, H, W)`` generated frames in [0, 1] (raw: the expert applies its
+            own visual preprocessing, as when it was trained).
         mel: ``(B, 1, n_mels, n_win)`` the audio window covering the same span.
 
     Returns:

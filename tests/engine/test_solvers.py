@@ -19,7 +19,12 @@ import torch
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.engine import TrainConfig
 from mrisynth.engine.solvers.generator import GeneratorSolver
-from mrisynth.engine.solvers.sync_expert import RedrawnPairs, SyncExpertSolver, check_meta
+from mrisynth.engine.solvers.sync_expert import (
+    RedrawnPairs,
+    SyncExpertSolver,
+    VisualAugment,
+    check_meta,
+)
 from mrisynth.engine.train import (
     ExpertOptions,
     GeneratorOptions,
@@ -32,7 +37,7 @@ from mrisynth.engine.train import (
     train_sync_expert,
 )
 from mrisynth.losses import GeneratorLossWeights
-from mrisynth.models.builders import ModelConfig
+from mrisynth.models.builders import ModelConfig, build_sync_expert
 from mrisynth.transforms.mel import MelConfig
 
 FPS, SR, SIZE = 25.0, 16000, 32
@@ -195,6 +200,47 @@ def test_redrawn_pairs_change_negatives_but_are_deterministic():
     assert shifts == [float(pairs[i * n + 1]["shift_s"]) for i in range(3)]
     assert len(set(shifts)) > 1 or len({float(pairs[i * n + 3]["shift_s"]) for i in range(3)}) > 1
     assert float(pairs[n]["label"]) == 1.0 and float(pairs[n]["shift_s"]) == 0.0
+
+
+def test_visual_augment_shifts_whole_windows_and_only_in_training():
+    torch.manual_seed(0)
+    frames = torch.rand(4, 3, 1, 12, 12)
+    shifted = VisualAugment(shift_px=2, gain=0, offset=0, noise_std=0)(frames)
+    assert shifted.shape == frames.shape
+    for i in range(4):  # each window is one whole-pixel shift of itself, the same for all frames
+        inner = shifted[i, :, :, 2:-2, 2:-2]
+        hits = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.equal(inner, frames[i, :, :, 2 + dy : 10 + dy, 2 + dx : 10 + dx])
+        ]
+        assert len(hits) == 1
+    noisy = VisualAugment(shift_px=0, gain=0.2, offset=0.1, noise_std=0.05)(frames)
+    assert noisy.min() >= 0 and noisy.max() <= 1 and not torch.allclose(noisy, frames)
+    with pytest.raises(ValueError, match="VisualAugment"):
+        VisualAugment(gain=1.5)
+
+    class Spy(VisualAugment):
+        calls = 0
+
+        def __call__(self, x):
+            Spy.calls += 1
+            return super().__call__(x)
+
+    expert = build_sync_expert(tiny_cfg())
+    solver = SyncExpertSolver(expert, augment=Spy())
+    batch = {
+        "frames": torch.randint(0, 256, (4, 5, 1, SIZE, SIZE), dtype=torch.uint8),
+        "mel": torch.randn(4, 1, 80, 16),
+        "label": torch.tensor([1.0, 0.0, 1.0, 0.0]),
+    }
+    with torch.no_grad():
+        solver.run_step(batch, train=False)
+    assert Spy.calls == 0
+    with pytest.raises(RuntimeError, match="not attached"):  # augments, then needs a Trainer
+        solver.run_step(batch, train=True)
+    assert Spy.calls == 1
 
 
 def test_solver_refuses_to_resume_with_other_meta():

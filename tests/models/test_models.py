@@ -116,6 +116,50 @@ def test_sync_expert_embeddings_and_probability():
         e(torch.rand(4, 4, 3, 96, 96), mel)
 
 
+@pytest.mark.parametrize("visual_input", ["minus_mean", "diff"])
+def test_sync_expert_visual_input_ignores_static_anatomy(visual_input):
+    # A static image added to every frame (another speaker's anatomy) must not change the
+    # visual embedding; with raw frames it does.
+    kw = dict(embed_dim=16, base_width=8, max_width=16)
+    e = SyncExpert(1, 32, 6, 8, n_mels=20, visual_input=visual_input, **kw).eval()
+    raw = SyncExpert(1, 32, 6, 8, n_mels=20, **kw).eval()
+    frames, mel = 0.5 * torch.rand(3, 6, 1, 32, 32), torch.randn(3, 1, 20, 8)
+    static = 0.4 * torch.rand(1, 1, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(e(frames, mel)[1], e(frames + static, mel)[1])
+        assert not torch.allclose(raw(frames, mel)[1], raw(frames + static, mel)[1], atol=1e-4)
+        # ...but motion inside the window does change it.
+        moved = frames.clone()
+        moved[:, 3:] = moved[:, 3:].roll(4, dims=-1)
+        assert not torch.allclose(e(frames, mel)[1], e(moved, mel)[1], atol=1e-4)
+    in_ch = e.visual_encoder.stages[0][0].conv.in_channels
+    assert in_ch == (5 if visual_input == "diff" else 6)
+
+
+def test_sync_expert_audio_norm_ignores_recording_level():
+    e = SyncExpert(1, 32, 4, 8, n_mels=20, embed_dim=16, base_width=8, audio_norm="window")
+    e.eval()
+    frames, mel = torch.rand(2, 4, 1, 32, 32), torch.randn(2, 1, 20, 8)
+    with torch.no_grad():
+        # log-mel + 12 dB and a 1.5x wider dynamic range give the same audio embedding
+        torch.testing.assert_close(e(frames, mel)[0], e(frames, 1.5 * mel + 12.0)[0])
+
+
+def test_sync_expert_bad_input_options():
+    with pytest.raises(ValueError, match="visual_input"):
+        SyncExpert(1, 32, 4, 8, visual_input="mean")
+    with pytest.raises(ValueError, match="audio_norm"):
+        SyncExpert(1, 32, 4, 8, audio_norm="utterance")
+    with pytest.raises(ValueError, match="n_frames_window >= 2"):
+        SyncExpert(1, 32, 1, 8, visual_input="diff")
+    with pytest.raises(ValueError, match="sync_visual_input"):
+        ModelConfig(sync_visual_input="delta")
+    with pytest.raises(ValueError, match="sync_audio_norm"):
+        ModelConfig(sync_audio_norm="global")
+    e = build_sync_expert(ModelConfig(sync_visual_input="diff", sync_audio_norm="window"))
+    assert (e.visual_input, e.audio_norm) == ("diff", "window")
+
+
 def test_discriminators():
     q = QualityDiscriminator(1, base_width=8, n_layers=3)
     out = q(torch.rand(2, 4, 1, 64, 64))

@@ -5,7 +5,9 @@ Batches come from :class:`~mrisynth.data.dataset.SyncPairDataset` (optionally th
 ``frames`` uint8 ``(B, Tv, C, H, W)``, ``mel`` float32 ``(B, 1, n_mels, n_win)``, ``label``
 float32 ``(B,)`` (1 = in sync). The loss is :func:`~mrisynth.losses.sync.expert_bce` (chance
 level ln 2 ≈ 0.693 for balanced pairs); the accuracy counts ``P(sync) > 0.5`` agreeing with the
-label.
+label. Training batches can be augmented on the fly (:class:`VisualAugment`: a small shift of
+the whole window, intensity gain/offset, noise) so the expert cannot key on one speaker's exact
+pixel positions or intensities.
 
 Both solvers of this package keep a ``meta`` dict (the model config as a plain dict, the data
 frame rate and sample rate...) in their checkpointed state, so every trainer checkpoint can be
@@ -15,11 +17,13 @@ whose meta changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from mrisynth.engine.trainer import Solver
@@ -28,7 +32,7 @@ from mrisynth.models.syncnet import SyncExpert, cosine_probability
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SyncExpertSolver", "RedrawnPairs", "check_meta", "unit_frames"]
+__all__ = ["SyncExpertSolver", "RedrawnPairs", "VisualAugment", "check_meta", "unit_frames"]
 
 
 def unit_frames(x: torch.Tensor) -> torch.Tensor:
@@ -63,6 +67,52 @@ def check_meta(saved: Mapping[str, Any], current: Mapping[str, Any], source: str
                 f"{source}: checkpoint has {key}={shown_a} but this run has {key}={shown_b}; "
                 "start a fresh out_dir (or restore the original settings) to resume"
             )
+
+
+@dataclasses.dataclass
+class VisualAugment:
+    """Random per-window perturbation of training windows (the same for all ``Tv`` frames).
+
+    A window is shifted by whole pixels (edges replicated), its intensity mapped to
+    ``gain · x + offset`` and Gaussian noise added; the result is clipped to [0, 1].
+    """
+
+    shift_px: int = 2
+    """Maximum shift in each direction (px); 0 = none."""
+    gain: float = 0.15
+    """Gain drawn uniformly from ``[1 - gain, 1 + gain]``."""
+    offset: float = 0.05
+    """Offset drawn uniformly from ``[-offset, offset]`` (intensity units, 1 = white)."""
+    noise_std: float = 0.02
+    """Standard deviation of the additive noise (intensity units)."""
+
+    def __post_init__(self) -> None:
+        if self.shift_px < 0 or not 0 <= self.gain < 1 or self.offset < 0 or self.noise_std < 0:
+            raise ValueError(
+                "VisualAugment: need shift_px >= 0, 0 <= gain < 1, offset >= 0, noise_std >= 0; "
+                f"got {self}"
+            )
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """Augment ``(B, Tv, C, H, W)`` float frames in [0, 1]; returns the same shape."""
+        b, tv, c, h, w = frames.shape
+        x = frames.reshape(b, tv * c, h, w)
+        dev = x.device
+        if self.shift_px > 0:
+            s = self.shift_px
+            padded = F.pad(x, (s, s, s, s), mode="replicate")  # (B, Tv·C, H+2s, W+2s)
+            dy, dx = torch.randint(0, 2 * s + 1, (2, b), device=dev)
+            rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]  # (B,1,H,1)
+            cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]  # (B,1,1,W)
+            bi = torch.arange(b, device=dev)[:, None, None, None]
+            ci = torch.arange(tv * c, device=dev)[None, :, None, None]
+            x = padded[bi, ci, rows, cols]
+        gain = 1 + self.gain * (2 * torch.rand(b, 1, 1, 1, device=dev) - 1)
+        offset = self.offset * (2 * torch.rand(b, 1, 1, 1, device=dev) - 1)
+        x = x * gain + offset
+        if self.noise_std > 0:
+            x = x + self.noise_std * torch.randn_like(x)
+        return x.clamp(0, 1).reshape(b, tv, c, h, w)
 
 
 class RedrawnPairs(Dataset):
@@ -103,6 +153,7 @@ class SyncExpertSolver(Solver):
         lr: peak learning rate of Adam (Wav2Lip: 1e-4).
         weight_decay: AdamW weight decay.
         meta: plain dict stored in every checkpoint (model config, fps, sample rate...).
+        augment: on-the-fly augmentation of training windows (None = off; never at validation).
 
     ``run_step`` returns ``loss`` (BCE), ``accuracy`` (fraction of pairs with
     ``(P > 0.5) == label``), ``p_pos``/``p_neg`` (mean probability of in-sync / off-sync pairs in
@@ -116,12 +167,14 @@ class SyncExpertSolver(Solver):
         lr: float = 1e-4,
         weight_decay: float = 0.0,
         meta: Mapping[str, Any] | None = None,
+        augment: VisualAugment | None = None,
     ) -> None:
         if lr <= 0:
             raise ValueError(f"SyncExpertSolver: lr must be > 0, got {lr}")
         self.expert = expert
         self.opt = torch.optim.AdamW(expert.parameters(), lr=lr, weight_decay=weight_decay)
         self.meta = dict(meta or {})
+        self.augment = augment
 
     def models(self) -> dict[str, torch.nn.Module]:
         return {"expert": self.expert}
@@ -131,6 +184,8 @@ class SyncExpertSolver(Solver):
 
     def run_step(self, batch: Mapping[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
         frames = unit_frames(batch["frames"])  # (B, Tv, C, H, W)
+        if train and self.augment is not None:
+            frames = self.augment(frames)
         label = batch["label"].float().reshape(-1)  # (B,)
         audio_emb, video_emb = self.expert(frames, batch["mel"].float())  # (B, D) each
         loss = expert_bce(audio_emb, video_emb, label)
