@@ -228,7 +228,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     )
     labels = downsample_labels(labels_hr, cfg.supersample)
     measures = geometry.measures(states)
-    contours = np.stack([geometry.tongue_contour(s) for s in states])
+    contours = geometry.tongue_contours(states)
 
     # audio from the same trajectory; the tube model interpolates its control steps, so the
     # geometry is evaluated every 2.5 ms (fast enough for bursts) instead of every 1 ms

@@ -558,16 +558,21 @@ class VocalTractGeometry:
         out["velum_location_mm"] = arc[rows, near]
         return {k: out[k].astype(np.float64) for k in MEASURE_NAMES}
 
-    def tongue_contour(self, state: np.ndarray | Mapping[str, float]) -> np.ndarray:
-        """Tongue surface ``(K, 2)`` in nominal-FOV mm, from the tip to the root (K = rays + 1)."""
-        x = self.as_states(state)
-        if len(x) != 1:
-            raise ValueError("tongue_contour takes one state; use contours() per frame")
+    def tongue_contours(self, states: np.ndarray | Mapping[str, float]) -> np.ndarray:
+        """Tongue surfaces ``(T, K, 2)`` in nominal-FOV mm, tip to root (K = rays + 1)."""
+        x = self.as_states(states)
         rays = self._rays(x)
         surf = rays["org"] + np.minimum(rays["s_in"], rays["s_out"])[..., None] * rays["dir"]
-        tip = rays["tongue"][0, -1]
-        tip_pt = tip[:2] + np.array([-tip[2], 0.0])
-        return np.concatenate([tip_pt[None], surf[0, ::-1]]) + self.origin
+        tip = rays["tongue"][:, -1]  # (T, 3): centre x, y and radius of the tip circle
+        tip_pt = tip[:, :2] - np.stack([tip[:, 2], np.zeros(len(x))], 1)
+        return np.concatenate([tip_pt[:, None], surf[:, ::-1]], axis=1) + self.origin
+
+    def tongue_contour(self, state: np.ndarray | Mapping[str, float]) -> np.ndarray:
+        """Tongue surface ``(K, 2)`` of one state (see :meth:`tongue_contours`)."""
+        x = self.as_states(state)
+        if len(x) != 1:
+            raise ValueError("tongue_contour takes one state; use tongue_contours() for frames")
+        return self.tongue_contours(x)[0]
 
     def contours(self, state: np.ndarray | Mapping[str, float]) -> dict[str, np.ndarray]:
         """Polylines ``(N, 2)`` in nominal-FOV mm (x anterior->posterior, y downwards).
