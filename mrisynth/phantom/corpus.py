@@ -77,7 +77,7 @@ class PhantomConfig:
     fps: float = 83.28
     matrix: int = 84
     spacing_mm: float = 2.4
-    supersample: int = 3
+    supersample: int = 2
     appearance: Literal["realistic", "clean"] = "realistic"
     snr: float | None = None
     sample_rate: int = 16000
