@@ -60,6 +60,7 @@ TINY = {
             "progress": False,
         },
         "opt": {"lr": 5.0e-4, "max_val_clips": 8},
+        "loss": {"sync": 0.0},
     },
     "finetune": {
         "train": {
@@ -72,6 +73,7 @@ TINY = {
             "progress": False,
         },
         "opt": {"lr": 2.0e-4, "max_val_clips": 8},
+        "loss": {"sync_enable_below": None},
         "freeze": [],
     },
     "segmenter": {
