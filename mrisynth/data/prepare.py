@@ -106,8 +106,14 @@ def find_vocal_tract_roi(
         std += ((f - lo) / max(hi - lo, 1e-6)).std(0)
     std = ndimage.gaussian_filter(std / len(sequences), sigma=2)
     moving = std >= np.quantile(std, 1 - top_fraction)
-    # centre on the extent of the moving region (lips to pharynx), not its mass, so that the
-    # far-apart lips are not cut off by the bulky tongue
+    # the vocal tract is the connected moving region with the most variance; smaller movers
+    # (skin edges at the border from head motion) would otherwise stretch the box off the tract
+    comp, n = ndimage.label(moving)
+    if n > 1:
+        mass = ndimage.sum(std, comp, index=np.arange(1, n + 1))
+        moving = comp == 1 + int(np.argmax(mass))
+    # centre on the extent of that region (lips to pharynx), not its centroid, so that the
+    # lips are not cut off by the bulky tongue
     rows, cols = np.nonzero(moving)
     cy = (rows.min() + rows.max()) / 2
     cx = (cols.min() + cols.max()) / 2

@@ -26,6 +26,14 @@ def test_auto_roi_is_centred_on_the_motion():
     assert 50 <= left + w / 2 <= 70  # motion cols 50..69
 
 
+def test_auto_roi_ignores_a_small_mover_at_the_border():
+    seq = _moving_square_sequence(top=40, left=50)
+    frames = seq.frames.copy()
+    frames[::2, 0:2, 0:3] = 3000  # a flickering speck in the corner (e.g. skin edge, head motion)
+    top, left, h, w = find_vocal_tract_roi([seq.replace(frames=frames)], size_mm=40.0)
+    assert 40 <= top + h / 2 <= 62 and 50 <= left + w / 2 <= 70
+
+
 def test_prepare_sequence_gives_uint8_rois_of_the_model_size():
     seq = _moving_square_sequence(top=10, left=10)
     seq = seq.replace(labels=(seq.frames > 500).astype(np.uint8))
