@@ -156,6 +156,7 @@ def test_written_corpus_reads_back_like_real_data(tmp_path):
         adapt_utterances_per_language=1,
         test_utterances_per_language=1,
         max_audio_offset_s=0.05,
+        scanner_noise=True,
         workers=1,
     )
     manifest = build_corpus(cfg, tmp_path, progress=False)
@@ -172,6 +173,15 @@ def test_written_corpus_reads_back_like_real_data(tmp_path):
             rows = list(csv.DictReader(f))
         assert len(rows) == seq.n_frames
         assert (tmp_path / entry.extra["face_path"]).stat().st_size > 1000
+        # scanner-noise version is louder than the clean audio; the denoised one is in between
+        from mrisynth.io import read_audio
+
+        clean, sr = read_audio(tmp_path / entry.audio_path)
+        noisy, _ = read_audio(tmp_path / entry.extra["noisy_audio_path"])
+        den, _ = read_audio(tmp_path / entry.extra["denoised_audio_path"])
+        n = min(len(clean), len(noisy), len(den))
+        err_noisy = np.mean((noisy[:n] - clean[:n]) ** 2)
+        assert err_noisy > 0 and np.mean((den[:n] - clean[:n]) ** 2) < err_noisy
 
 
 def test_label_based_constrictions_track_the_geometry(bread_and_butter):
