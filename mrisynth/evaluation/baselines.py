@@ -14,6 +14,8 @@ then ``predict(features (M, F), reference (H, W)) -> (M, H, W)``.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 __all__ = [
@@ -25,8 +27,8 @@ __all__ = [
 ]
 
 
-class Baseline:
-    """Common interface; subclasses implement ``fit`` and ``predict``."""
+class Baseline(abc.ABC):
+    """Common interface; subclasses implement ``predict`` (and ``fit`` when they learn)."""
 
     name = "baseline"
 
@@ -34,10 +36,9 @@ class Baseline:
         _check_fit(features, frames)
         return self
 
-    def predict(
-        self, features: np.ndarray, reference: np.ndarray
-    ) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def predict(self, features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """``(M, H, W)`` frames for ``features (M, F)`` given the speaker's ``reference (H, W)``."""
 
 
 def _check_fit(features: np.ndarray, frames: np.ndarray) -> None:

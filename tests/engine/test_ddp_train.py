@@ -93,7 +93,7 @@ def _free_port() -> int:
 def test_two_rank_expert_and_generator_training(tmp_path):
     out = str(tmp_path)
     mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
-    r0, r1 = (torch.load(os.path.join(out, f"rank{r}.pt")) for r in range(2))
+    r0, r1 = (torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=True) for r in range(2))
     assert r0["expert"] == r1["expert"] and r0["expert"]["step"] == 4
     assert r0["generator"] == r1["generator"]  # every rank returns the exported metrics
     assert set(r0["replicas"]) == {

@@ -73,7 +73,7 @@ def test_two_rank_gloo_training(tmp_path):
     out = str(tmp_path / "ddp")
     os.makedirs(out)
     mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
-    r0, r1 = (torch.load(os.path.join(out, f"rank{r}.pt")) for r in range(2))
+    r0, r1 = (torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=True) for r in range(2))
 
     assert torch.equal(r0["params"], r1["params"])  # identical replicas
     assert len(r0["seen"]) == len(r1["seen"]) == STEPS

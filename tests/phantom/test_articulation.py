@@ -215,12 +215,10 @@ def test_lips_close_within_25ms_of_bilabial_closures_hand_written():
 
 
 def test_lips_close_within_25ms_on_real_phone_labels():
-    text = pytest.importorskip("mrisynth.phantom.text")
-    if not hasattr(text, "read_hts_labels") or not REAL_LAB.exists():
-        pytest.skip("read_hts_labels or the real label file is not available")
     from mrisynth.phantom.inventory import phoneme
+    from mrisynth.phantom.text import read_hts_labels
 
-    segs = text.read_hts_labels(REAL_LAB)
+    segs = read_hts_labels(REAL_LAB)
     traj = plan_trajectory(segs, SpeakerAnatomy(), rng=np.random.default_rng(0))
 
     def bilabial_closure(sym: str) -> bool:
