@@ -244,12 +244,21 @@ class AVClipDataset(Dataset):
         fps: expected frame rate (default: the first sequence's); others raise.
         channels: expected channels (default: inferred); mismatches raise.
         pad: mel padding outside the audio: ``"silence"`` or ``"edge"``.
+        masked_from: which frames the ``masked`` input is cut from: ``"reference"`` (what
+            inference has: :func:`mrisynth.synthesis.synthesize_frames` never sees the target)
+            or ``"target"`` (Wav2Lip's dubbing set-up, where the target video's pose is known;
+            on MRI it lets the generator read the target's articulators from undersampling
+            streaks outside the mask, a cue that does not exist at inference).
+        sync_window_ms: the sync expert's window (ms), or None. When given, items carry
+            ``sync_mel``: the audio of the clip's first ``Tv`` frames, starting at the first
+            frame (``center=False``, as :class:`SyncPairDataset`), for the sync loss.
 
     Item (dict of tensors):
         ``frames`` uint8 ``(T, C, H, W)``; ``masked`` uint8 ``(T, C, H, W)`` (mask zeroed);
         ``reference`` uint8 ``(T, C, H, W)``; ``mel`` float32 ``(T, 1, n_mels, n_win)``;
         ``mask`` bool ``(1, H, W)``; ``index``, ``sequence``, ``start`` int64 scalars;
-        ``ref_frames`` int64 ``(T,)`` frame indices of the reference in the same sequence.
+        ``ref_frames`` int64 ``(T,)`` frame indices of the reference in the same sequence;
+        with ``sync_window_ms``: ``sync_mel`` float32 ``(1, n_mels, n_win_sync)``.
     """
 
     def __init__(
@@ -267,10 +276,17 @@ class AVClipDataset(Dataset):
         fps: float | None = None,
         channels: int | None = None,
         pad: PadMode = "silence",
+        masked_from: Literal["reference", "target"] = "reference",
+        sync_window_ms: float | None = None,
     ) -> None:
         if reference not in ("random_other_time", "first"):
             raise ValueError(f"reference must be 'random_other_time' or 'first', got {reference!r}")
+        if masked_from not in ("reference", "target"):
+            raise ValueError(f"masked_from must be 'reference' or 'target', got {masked_from!r}")
         self.data = _Prepared(sequences, mel_cfg, fps, channels)
+        self.masked_from = masked_from
+        self.sync_window_ms = None if sync_window_ms is None else float(sync_window_ms)
+        self.n_win_sync = None if sync_window_ms is None else window_steps(sync_window_ms, mel_cfg)
         self.index = ClipIndex(self.data.lengths, n_frames, stride)
         self.n_frames, self.window_ms, self.mel_cfg = n_frames, float(window_ms), mel_cfg
         self.n_win = window_steps(window_ms, mel_cfg)
@@ -339,11 +355,13 @@ class AVClipDataset(Dataset):
         s, k0 = self.index[index]
         frames = self.data.frames[s][k0 : k0 + self.n_frames]
         ref_idx = self.reference_frames(index)
+        reference = self.data.frames[s][ref_idx]
         mask = self.masks[s]
-        return {
+        source = reference if self.masked_from == "reference" else frames
+        item = {
             "frames": torch.from_numpy(frames.copy()),
-            "masked": torch.from_numpy(np.where(mask, 0, frames).astype(np.uint8)),
-            "reference": torch.from_numpy(self.data.frames[s][ref_idx]),
+            "masked": torch.from_numpy(np.where(mask, 0, source).astype(np.uint8)),
+            "reference": torch.from_numpy(reference),
             "mel": torch.from_numpy(self.mel_windows(s, k0)),
             "mask": torch.from_numpy(mask[None].copy()),
             "index": torch.tensor(index),
@@ -351,6 +369,18 @@ class AVClipDataset(Dataset):
             "start": torch.tensor(k0),
             "ref_frames": torch.from_numpy(ref_idx),
         }
+        if self.sync_window_ms is not None:
+            start_s = float(frame_window_start_s(k0, self.data.fps, self.sync_window_ms, False))
+            mel = mel_window(
+                self.data.mels[s],
+                start_s,
+                self.sync_window_ms,
+                self.mel_cfg,
+                audio_offset_s=self.data.offsets[s],
+                pad=self.pad,
+            )
+            item["sync_mel"] = torch.from_numpy(mel[None])
+        return item
 
 
 class SyncPairDataset(Dataset):
@@ -471,34 +501,47 @@ class DeviceClipBank:
     Frames live in ONE uint8 tensor ``(N_total, C, H, W)``, mels in one ``(n_mels, S_total + 1)``
     tensor (the last column is silence, used for padding), and the first mel step of every
     frame's window is precomputed with the same time → step functions as the Dataset. A batch
-    is pure tensor indexing on the device, with no Python work per frame.
+    is pure tensor indexing on the device, with no Python work per frame and no host → device
+    copy: on a GPU the training loop never waits for data.
+
+    The trainer uses it as an *indexed batch source* (:meth:`get_batch`): the clip indices of a
+    step come from its step-indexed sampler and the reference draws from a seed derived from the
+    step, so a resumed run repeats the uninterrupted one exactly.
 
     Args:
-        dataset: the dataset whose sequences, masks, windows and clip index to use.
+        dataset: the dataset whose sequences, masks, windows, clip index, ``masked_from`` and
+            ``sync_window_ms`` to use.
         device: where to keep everything (e.g. ``"cuda"``).
 
-    Outputs of :meth:`gather`/:meth:`sample` (floats in [0, 1]): ``frames``, ``masked``,
-    ``reference`` ``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``, ``mask``
-    ``(B, 1, H, W)`` bool, ``index`` ``(B,)``.
+    Outputs of :meth:`gather`/:meth:`sample`/:meth:`get_batch` (floats in [0, 1]): ``frames``,
+    ``masked``, ``reference`` ``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``,
+    ``mask`` ``(B, 1, H, W)`` bool, ``index`` ``(B,)``, and ``sync_mel`` ``(B, 1, n_mels,
+    n_win_sync)`` when the dataset has a sync window.
     """
 
     def __init__(self, dataset: AVClipDataset, device: str | torch.device = "cpu") -> None:
         d = dataset.data
         self.device = torch.device(device)
         self.n_frames, self.n_win, self.pad = dataset.n_frames, dataset.n_win, dataset.pad
-        self.reference = dataset.reference
+        self.reference, self.masked_from = dataset.reference, dataset.masked_from
+        self.n_win_sync = dataset.n_win_sync
         lengths = np.array(d.lengths, dtype=np.int64)
         frame_off = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         mel_len = np.array([m.shape[1] for m in d.mels], dtype=np.int64)
         mel_off = np.concatenate([[0], np.cumsum(mel_len)[:-1]])
-        first_step = [
-            mel_step_of_time(
-                frame_window_start_s(np.arange(n), d.fps, dataset.window_ms, dataset.center),
-                dataset.mel_cfg,
-                off,
+
+        def first_steps(window_ms: float, center: bool) -> np.ndarray:
+            return np.concatenate(
+                [
+                    mel_step_of_time(
+                        frame_window_start_s(np.arange(n), d.fps, window_ms, center),
+                        dataset.mel_cfg,
+                        off,
+                    )
+                    for n, off in zip(lengths, d.offsets)
+                ]
             )
-            for n, off in zip(lengths, d.offsets)
-        ]
+
         silence = np.full((dataset.mel_cfg.n_mels, 1), dataset.mel_cfg.silence_value, np.float32)
 
         def dev(x: np.ndarray) -> torch.Tensor:
@@ -507,16 +550,31 @@ class DeviceClipBank:
         self.frames = dev(np.concatenate(d.frames))  # (N_total, C, H, W) uint8
         self.mel = dev(np.concatenate([*d.mels, silence], axis=1))  # (n_mels, S_total + 1)
         self.silence_col = int(self.mel.shape[1] - 1)
-        self.first_step = dev(np.concatenate(first_step))  # (N_total,) per-sequence step
+        # per frame, sequence-local first mel step of its window
+        self.first_step = dev(first_steps(dataset.window_ms, dataset.center))  # (N_total,)
+        self.first_step_sync = None
+        if dataset.sync_window_ms is not None:
+            self.first_step_sync = dev(first_steps(dataset.sync_window_ms, False))
         self.frame_off, self.lengths = dev(frame_off), dev(lengths)
         self.mel_off, self.mel_len = dev(mel_off), dev(mel_len)
         self.masks = dev(dataset.masks)  # (S, H, W) bool
         self.clip_seq, self.clip_start = dev(dataset.index.sequence), dev(dataset.index.start)
         self._t = torch.arange(self.n_frames, device=self.device)
-        self._w = torch.arange(self.n_win, device=self.device)
 
     def __len__(self) -> int:
         return int(self.clip_seq.numel())
+
+    def _mel_windows(self, seq: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """``(..., n_mels, n)`` windows from sequence-local steps ``(B, ..., n)`` of ``seq (B,)``."""
+        shape = (-1,) + (1,) * (steps.dim() - 1)
+        n = self.mel_len[seq].view(shape)
+        off = self.mel_off[seq].view(shape)
+        if self.pad == "edge":
+            cols = off + steps.clamp(min=0).minimum(n - 1)
+        else:
+            inside = (steps >= 0) & (steps < n)
+            cols = torch.where(inside, off + steps, self.silence_col)
+        return self.mel[:, cols].movedim(0, -2)  # (B, ..., n_mels, n)
 
     def gather(self, clip_ids: torch.Tensor, ref_frames: torch.Tensor) -> dict[str, torch.Tensor]:
         """Batch for clip indices ``(B,)`` with reference frame indices ``(B, T)`` (per sequence)."""
@@ -527,23 +585,33 @@ class DeviceClipBank:
         frames = self.frames[glob].float().div_(255)  # (B, T, C, H, W)
         ref = self.frames[self.frame_off[seq, None] + ref_frames.to(self.device)].float().div_(255)
         mask = self.masks[seq][:, None]  # (B, 1, H, W)
-        masked = frames.masked_fill(mask[:, None], 0.0)
-        steps = self.first_step[glob][..., None] + self._w  # (B, T, n_win), sequence-local
-        n = self.mel_len[seq][:, None, None]
-        if self.pad == "edge":
-            cols = self.mel_off[seq][:, None, None] + steps.clamp(min=0).minimum(n - 1)
-        else:
-            inside = (steps >= 0) & (steps < n)
-            cols = torch.where(inside, self.mel_off[seq][:, None, None] + steps, self.silence_col)
-        mel = self.mel[:, cols].permute(1, 2, 0, 3).unsqueeze(2)  # (B, T, 1, n_mels, n_win)
-        return {
+        source = ref if self.masked_from == "reference" else frames
+        w = torch.arange(self.n_win, device=self.device)
+        steps = self.first_step[glob][..., None] + w  # (B, T, n_win)
+        out = {
             "frames": frames,
-            "masked": masked,
+            "masked": source.masked_fill(mask[:, None], 0.0),
             "reference": ref,
-            "mel": mel,
+            "mel": self._mel_windows(seq, steps).unsqueeze(2),  # (B, T, 1, n_mels, n_win)
             "mask": mask,
             "index": clip_ids,
         }
+        if self.first_step_sync is not None:
+            ws = torch.arange(self.n_win_sync, device=self.device)
+            steps = self.first_step_sync[glob[:, 0]][:, None] + ws  # (B, n_win_sync)
+            out["sync_mel"] = self._mel_windows(seq, steps).unsqueeze(1)  # (B, 1, n_mels, n)
+        return out
+
+    def _reference_frames(self, clip_ids: torch.Tensor, generator: torch.Generator | None):
+        b = clip_ids.numel()
+        if self.reference == "first":
+            return torch.zeros(b, self.n_frames, dtype=torch.long, device=self.device)
+        seq = self.clip_seq[clip_ids]
+        u = torch.rand(b, device=self.device, generator=generator, dtype=torch.float64)
+        r0 = pick_reference_start(
+            self.clip_start[clip_ids], self.lengths[seq] - self.n_frames, self.n_frames, u
+        )
+        return r0[:, None] + self._t
 
     def sample(
         self, batch_size: int, generator: torch.Generator | None = None
@@ -553,13 +621,15 @@ class DeviceClipBank:
         ``generator`` must live on the bank's device (``torch.Generator(device=...)``).
         """
         clip_ids = torch.randint(len(self), (batch_size,), device=self.device, generator=generator)
-        seq = self.clip_seq[clip_ids]
-        if self.reference == "first":
-            ref = torch.zeros(batch_size, self.n_frames, dtype=torch.long, device=self.device)
-        else:
-            u = torch.rand(batch_size, device=self.device, generator=generator, dtype=torch.float64)
-            r0 = pick_reference_start(
-                self.clip_start[clip_ids], self.lengths[seq] - self.n_frames, self.n_frames, u
-            )
-            ref = r0[:, None] + self._t
-        return self.gather(clip_ids, ref)
+        return self.gather(clip_ids, self._reference_frames(clip_ids, generator))
+
+    def get_batch(
+        self, indices: Sequence[int] | torch.Tensor, seed: int
+    ) -> dict[str, torch.Tensor]:
+        """The batch of clips ``indices`` with references drawn from ``seed`` (deterministic).
+
+        This is the *indexed batch source* protocol of :class:`~mrisynth.engine.trainer.Trainer`.
+        """
+        clip_ids = torch.as_tensor(indices, dtype=torch.long).to(self.device)
+        g = torch.Generator(device=self.device).manual_seed(int(seed))
+        return self.gather(clip_ids, self._reference_frames(clip_ids, g))

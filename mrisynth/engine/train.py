@@ -32,7 +32,13 @@ import torch
 from torch.utils.data import Subset
 
 from mrisynth.config.schema import to_dict
-from mrisynth.data.dataset import SyncPairDataset, lower_half_mask, vocal_tract_mask
+from mrisynth.data.dataset import (
+    AVClipDataset,
+    DeviceClipBank,
+    SyncPairDataset,
+    lower_half_mask,
+    vocal_tract_mask,
+)
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.engine.checkpoint import (
     CheckpointError,
@@ -42,7 +48,7 @@ from mrisynth.engine.checkpoint import (
     save_checkpoint,
 )
 from mrisynth.engine.distributed import barrier
-from mrisynth.engine.solvers.generator import GeneratorClipDataset, GeneratorSolver
+from mrisynth.engine.solvers.generator import GeneratorSolver
 from mrisynth.engine.solvers.sync_expert import RedrawnPairs, SyncExpertSolver, VisualAugment
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import TrainConfig, Trainer
@@ -122,6 +128,13 @@ class GeneratorOptions:
     """Margin (px) around the moving region of the vocal-tract mask."""
     reference: Literal["random_other_time", "first"] = "random_other_time"
     """Identity reference frames (see :class:`~mrisynth.data.dataset.AVClipDataset`)."""
+    masked_from: Literal["reference", "target"] = "reference"
+    """Frames the masked input is cut from: ``reference`` (as at inference) or ``target``
+    (Wav2Lip's dubbing set-up; see :class:`~mrisynth.data.dataset.AVClipDataset`)."""
+    device_data: bool = True
+    """Keep all training/validation frames and mels on the training device as one uint8 bank
+    (:class:`~mrisynth.data.dataset.DeviceClipBank`): batches are tensor indexing, with no
+    DataLoader, per-item Python or host → device copy. False: a DataLoader over the Dataset."""
     temporal_disc: bool = True
     """Use the temporal discriminator when the temporal loss weight is > 0."""
     stride: int = 1
@@ -138,6 +151,11 @@ class GeneratorOptions:
             )
         if self.mask not in ("auto", "vocal_tract", "lower_half"):
             raise ValueError(f"GeneratorOptions.mask: unknown mask {self.mask!r}")
+        if self.masked_from not in ("reference", "target"):
+            raise ValueError(
+                f"GeneratorOptions.masked_from must be 'reference' or 'target', "
+                f"got {self.masked_from!r}"
+            )
 
 
 # ---------------------------------------------------------------------------------- data checks
@@ -341,6 +359,19 @@ def _spread(n_groups: int, max_groups: int) -> np.ndarray:
     if max_groups <= 0 or max_groups >= n_groups:
         return np.arange(n_groups)
     return np.unique(np.linspace(0, n_groups - 1, max_groups).round().astype(np.int64))
+
+
+class _ClipSubset:
+    """Indexed batch source over chosen clips of a :class:`DeviceClipBank` (validation)."""
+
+    def __init__(self, bank: DeviceClipBank, keep: np.ndarray) -> None:
+        self.bank, self.keep = bank, torch.as_tensor(keep, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.keep.numel())
+
+    def get_batch(self, indices: Sequence[int], seed: int) -> dict[str, torch.Tensor]:
+        return self.bank.get_batch(self.keep[torch.as_tensor(indices, dtype=torch.long)], seed)
 
 
 # ---------------------------------------------------------------------------------- checkpoints
@@ -619,8 +650,9 @@ def train_generator(
 ) -> dict[str, float]:
     """Train (pretrain or fine-tune) the generator; export ``<out_dir>/generator.pt``.
 
-    Clips have ``max(n_frames, Tv)`` frames when the sync loss is used, so the frozen expert
-    sees a whole ``Tv``-frame window of generated frames. ``best.pt`` follows
+    Training clips have ``max(n_frames, Tv)`` frames when the sync loss is used, so the frozen
+    expert sees a whole ``Tv``-frame window of generated frames (``n_frames`` otherwise);
+    validation clips always span the expert's window when there is an expert. ``best.pt`` follows
     ``train_cfg.best_metric`` (default ``valid/l1``, min).
 
     Args:
@@ -674,21 +706,28 @@ def train_generator(
     if mask_kind == "auto":
         mask_kind = "vocal_tract" if model_cfg.channels == 1 else "lower_half"
     mask = training_mask(train_seqs, mask_kind, opts.mask_dilation_px)
-    n_clip = max(model_cfg.n_frames, expert.n_frames_window if expert is not None else 1)
+    # Clips span the expert's window only where it looks at them: in training when the sync
+    # term is on (short clips otherwise: more, more varied clips per step for the same compute),
+    # and always in validation, where the expert scores generated vs real windows.
+    tv = expert.n_frames_window if expert is not None else 1
+    n_clip = max(model_cfg.n_frames, tv if loss_weights.sync > 0 else 1)
+    n_val_clip = max(model_cfg.n_frames, tv)
     common = dict(
         sync_window_ms=model_cfg.sync_window_ms,
-        n_frames=n_clip,
         window_ms=model_cfg.audio_window_ms,
         mel_cfg=model_cfg.mel,
         reference=opts.reference,
+        masked_from=opts.masked_from,
         mask=mask,
         center=model_cfg.audio_window_center,
         fps=model_cfg.fps,
         channels=model_cfg.channels,
     )
-    train_set = GeneratorClipDataset(train_seqs, seed=train_cfg.seed, stride=opts.stride, **common)
-    val_clips = GeneratorClipDataset(val_seqs, seed=train_cfg.seed + 1, **common)
-    val_set = Subset(val_clips, _spread(len(val_clips), opts.max_val_clips).tolist())
+    train_set = AVClipDataset(
+        train_seqs, n_frames=n_clip, seed=train_cfg.seed, stride=opts.stride, **common
+    )
+    val_clips = AVClipDataset(val_seqs, n_frames=n_val_clip, seed=train_cfg.seed + 1, **common)
+    val_keep = _spread(len(val_clips), opts.max_val_clips)
 
     quality, temporal = build_discriminators(model_cfg)
     meta = _meta(
@@ -720,6 +759,11 @@ def train_generator(
         best_metric=train_cfg.best_metric or "valid/l1",
     )
     trainer = Trainer(cfg, solver, tracker=tracker)
+    if opts.device_data:
+        train_data: Any = DeviceClipBank(train_set, trainer.device)
+        val_data: Any = _ClipSubset(DeviceClipBank(val_clips, trainer.device), val_keep)
+    else:
+        train_data, val_data = train_set, Subset(val_clips, val_keep.tolist())
     if init_info is not None:
         for name, module in solver.models().items():
             if name in init_info["models"]:
@@ -730,7 +774,7 @@ def train_generator(
         "generator: %d training clips of %d frames, %d validation clips, losses %s",
         len(train_set),
         n_clip,
-        len(val_set),
+        len(val_keep),
         loss_weights,
     )
     _log_params(
@@ -745,5 +789,5 @@ def train_generator(
             "init_from": str(init_from),
         },
     )
-    trainer.fit(train_set, val_set)
+    trainer.fit(train_data, val_data)
     return _export(trainer, "generator.pt", meta)

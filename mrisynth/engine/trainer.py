@@ -26,6 +26,12 @@ per rank). With a map-style dataset, the batches are a pure function of ``(seed,
 (:class:`~mrisynth.engine.sampling.StepBatchSampler`), so a killed and resumed run repeats the
 uninterrupted one exactly on CPU. Datasets should derive any randomness from the sample index
 (or a generator seeded by it), not from global RNGs, for that to hold with ``num_workers > 0``.
+
+Training data can also be an *indexed batch source*: an object with ``__len__`` and
+``get_batch(indices, seed) -> batch`` (e.g. :class:`~mrisynth.data.dataset.DeviceClipBank`,
+whose frames already live on the device as uint8). The trainer then skips the DataLoader: the
+indices still come from :class:`~mrisynth.engine.sampling.StepBatchSampler` and the seed is
+derived from ``(seed, rank, step)``, so resumption stays exact.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["TrainConfig", "Solver", "Trainer", "TrainingDivergedError", "freeze"]
 
 CHECKPOINT_FORMAT = "mrisynth.trainer/1"
+_VALID_STREAM = 2**31 - 1  # seed key of validation batch sources (apart from any rank)
 # Config keys that may legitimately change between a run and its resumption.
 _RESUMABLE_CHANGES = {
     "max_steps",
@@ -305,6 +312,12 @@ def freeze(
         for p in [p for p in opt.state if id(p) in frozen_ids]:
             del opt.state[p]
     return frozen
+
+
+def _is_batch_source(data: Any) -> bool:
+    # An indexed batch source (e.g. DeviceClipBank) builds a whole batch from a list of sample
+    # indices and a seed, typically by indexing tensors already on the device.
+    return callable(getattr(data, "get_batch", None)) and hasattr(data, "__len__")
 
 
 def _is_map_dataset(data: Any) -> bool:
@@ -620,6 +633,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
     def _train_batches(self, data: Any, start: int, stop: int) -> Iterator[Any]:
+        if _is_batch_source(data):
+            sampler = StepBatchSampler(
+                len(data),
+                self.cfg.batch_size,
+                seed=self.cfg.seed,
+                start_step=start,
+                stop_step=stop,
+                rank=self.dist.rank,
+                world_size=self.dist.world_size,
+            )
+            rank, seed = self.dist.rank, self.cfg.seed
+            return (
+                data.get_batch(idx, derive_seed(seed, rank, step))
+                for step, idx in zip(itertools.count(start), sampler)
+            )
         if _is_map_dataset(data):
             sampler = StepBatchSampler(
                 len(data),
@@ -657,7 +685,7 @@ class Trainer:
 
     def _valid_batches(self, data: Any) -> Iterable[Any]:
         n_batches = self.cfg.eval_batches or None
-        if _is_map_dataset(data):
+        if _is_map_dataset(data) or _is_batch_source(data):
             per_rank = len(data) // self.dist.world_size  # equal work on every rank
             idx = list(range(self.dist.rank, per_rank * self.dist.world_size, self.dist.world_size))
             if n_batches:
@@ -666,6 +694,12 @@ class Trainer:
                 raise ValueError(
                     f"validation dataset of {len(data)} samples is empty for "
                     f"{self.dist.world_size} ranks"
+                )
+            if _is_batch_source(data):  # the same batches at every evaluation
+                b = self.cfg.batch_size
+                return (
+                    data.get_batch(idx[i : i + b], derive_seed(self.cfg.seed, _VALID_STREAM, i))
+                    for i in range(0, len(idx), b)
                 )
             return DataLoader(
                 data,
@@ -728,8 +762,9 @@ class Trainer:
         """Train until ``config.max_steps`` (or ``until_step``, e.g. a job's time slice).
 
         Args:
-            train_data: map-style ``Dataset`` (sampled per step, see module docstring) or an
-                iterable of ready batches (cycled; fast-forwarded on resume).
+            train_data: map-style ``Dataset`` (sampled per step, see module docstring), an
+                indexed batch source (``get_batch(indices, seed)``) or an iterable of ready
+                batches (cycled; fast-forwarded on resume).
             valid_data: optional ``Dataset``/iterable for :meth:`evaluate` every
                 ``eval_interval`` steps and at ``max_steps``.
             until_step: stop after this step (a checkpoint is written there).

@@ -281,11 +281,11 @@ def _anatomy(
     row: dict[str, float] = {}
     dice = dice_per_class(pred_labels, rec.labels, N_LABELS)  # (T, K)
     sub = slice(None, None, hd95_stride)
+    ids = [LABELS[a] for a in ARTICULATORS]
     with warnings.catch_warnings():
         # a class missing from one side is scored by the anatomy module's empty-mask rule
         warnings.filterwarnings("ignore", message=".* is all 0", category=UserWarning)
-        hd = hd95_per_class(pred_labels[sub], rec.labels[sub], N_LABELS, sp)  # (T/stride, K) mm
-    ids = [LABELS[a] for a in ARTICULATORS]
+        hd = hd95_per_class(pred_labels[sub], rec.labels[sub], N_LABELS, sp, ids)  # (T/s, K) mm
     with np.errstate(all="ignore"):
         for a, k in zip(ARTICULATORS, ids):
             row[f"dice_{a}"] = _nanmean(dice[:, k])

@@ -64,16 +64,32 @@ def dice_per_class(pred: np.ndarray, ref: np.ndarray, n_classes: int) -> np.ndar
 
 
 def hd95_per_class(
-    pred: np.ndarray, ref: np.ndarray, n_classes: int, spacing_mm: tuple[float, float]
+    pred: np.ndarray,
+    ref: np.ndarray,
+    n_classes: int,
+    spacing_mm: tuple[float, float],
+    classes: list[int] | tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """HD95 in mm ``(T, K)`` per frame and class (NaN where both are empty)."""
+    """HD95 in mm ``(T, K)`` per frame and class (NaN where both are empty).
+
+    Args:
+        pred, ref: ``(T, H, W)`` label maps with ids ``0..n_classes - 1``.
+        n_classes: ``K``.
+        spacing_mm: ``(row, col)`` pixel spacing (mm).
+        classes: class ids to score (default all); the others are NaN. MONAI's surface
+            distances cost per class and frame, so skipping unused classes saves time.
+    """
     from monai.metrics import compute_hausdorff_distance
 
     _check(pred, ref)
-    hd = (
+    ids = list(range(n_classes)) if classes is None else sorted({int(k) for k in classes})
+    if any(not 0 <= k < n_classes for k in ids):
+        raise ValueError(f"classes must lie in 0..{n_classes - 1}, got {ids}")
+    hd = np.full((len(pred), n_classes), np.nan)
+    hd[:, ids] = (
         compute_hausdorff_distance(
-            _one_hot(pred, n_classes),
-            _one_hot(ref, n_classes),
+            _one_hot(pred, n_classes)[:, ids],
+            _one_hot(ref, n_classes)[:, ids],
             include_background=True,
             percentile=95,
             spacing=list(spacing_mm),
@@ -81,11 +97,13 @@ def hd95_per_class(
         .numpy()
         .astype(np.float64)
     )
-    p_empty = np.stack([(pred == k).sum((1, 2)) == 0 for k in range(n_classes)], 1)
-    r_empty = np.stack([(ref == k).sum((1, 2)) == 0 for k in range(n_classes)], 1)
+    p_empty = np.stack([(pred == k).sum((1, 2)) == 0 for k in ids], 1)
+    r_empty = np.stack([(ref == k).sum((1, 2)) == 0 for k in ids], 1)
     diag = float(np.hypot(pred.shape[1] * spacing_mm[0], pred.shape[2] * spacing_mm[1]))
-    hd[p_empty ^ r_empty] = diag
-    hd[p_empty & r_empty] = np.nan
+    sub = hd[:, ids]
+    sub[p_empty ^ r_empty] = diag
+    sub[p_empty & r_empty] = np.nan
+    hd[:, ids] = sub
     return hd
 
 

@@ -1,9 +1,16 @@
 """Audio-conditioned inpainting generator (Wav2Lip-style) for MRI ROIs and face crops.
 
 Each of the ``T`` frames of a clip is processed as an independent image (the time axis is
-folded into the batch): an identity encoder sees ``[masked target, reference]`` stacked on
+folded into the batch): an identity encoder sees ``[masked frame, reference]`` stacked on
 channels (``2C``), an audio encoder sees the frame's mel window, and a decoder with skip
 connections from the identity encoder paints the masked region. Output in [0, 1] (sigmoid).
+
+Unlike Wav2Lip, where audio enters only at the 1×1 bottleneck, the audio embedding also
+modulates every decoder level (FiLM: ``y · (1 + γ(a)) + β(a)``, initialised to the identity).
+The skip connections carry the reference's articulators at full resolution; without a direct
+audio path at those levels the decoder learns to copy them (the static-frame solution) long
+before it learns to move them. On the phantom this gave a higher articulator Dice for the same
+training steps.
 """
 
 from __future__ import annotations
@@ -81,6 +88,13 @@ class Generator(nn.Module):
             if level > 0:
                 self.up.append(ConvTransposeBlock(w, widths[level - 1], 3, stride=2, norm=norm))
         self._skip_sizes = sizes
+        # FiLM per decoder level (deepest first), zero-initialised: starts as the identity.
+        self.film = nn.ModuleList(
+            [nn.Linear(embed_dim, 2 * widths[lv]) for lv in range(len(widths) - 1, -1, -1)]
+        )
+        for film in self.film:
+            nn.init.zeros_(film.weight)
+            nn.init.zeros_(film.bias)
         self.head = nn.Conv2d(widths[0], channels, 1)
 
     def forward(
@@ -112,8 +126,11 @@ class Generator(nn.Module):
         code, skips = self.identity_encoder(x)  # (B*T, E, 1, 1), [full res .. deepest]
         y = self.fuse_bottleneck(torch.cat([a, code], dim=1))
         y = self.unfold(y)  # (B*T, w_L, h_L, w_L)
+        a = a.flatten(1)  # (B*T, E)
         for i, skip in enumerate(reversed(skips)):
-            y = self.fuse[i](torch.cat([y, skip], dim=1))
+            y = self.fuse[i](torch.cat([y, skip], dim=1))  # (B*T, w, h, w)
+            gamma, beta = self.film[i](a)[:, :, None, None].chunk(2, dim=1)  # (B*T, w, 1, 1)
+            y = torch.relu(y * (1 + gamma) + beta)
             if i < len(self.up):
                 level = len(skips) - 2 - i
                 y = self.up[i](y, output_size=self._skip_sizes[level])

@@ -69,9 +69,16 @@ def test_av_clip_dataset_items(seqs):
         first_frame=k0,
     )
     np.testing.assert_array_equal(it["mel"].numpy(), expect)
+    # The masked input is cut from the reference (what inference has), never from the target.
     assert (it["masked"][:, :, 16:] == 0).all() and (
-        it["masked"][:, :, :16] == it["frames"][:, :, :16]
+        it["masked"][:, :, :16] == it["reference"][:, :, :16]
     ).all()
+    assert not torch.equal(it["masked"][:, :, :16], it["frames"][:, :, :16])
+    dub = AVClipDataset(
+        seqs, n_frames=5, window_ms=200, mel_cfg=CFG, mask="lower_half", masked_from="target"
+    )[len(ds) - 1]
+    assert (dub["masked"][:, :, :16] == dub["frames"][:, :, :16]).all()
+    assert (dub["masked"][:, :, 16:] == 0).all()
     # Reference: consecutive, other time (no overlap with the clip), reproducible per epoch.
     ref = it["ref_frames"].numpy()
     assert np.all(np.diff(ref) == 1) and abs(ref[0] - k0) >= 5
@@ -147,8 +154,20 @@ def test_sync_pairs_balanced_and_shift_range(seqs):
     np.testing.assert_array_equal(pos["mel"].numpy(), inf[0])
 
 
-def test_device_bank_matches_dataset(seqs):
-    ds = AVClipDataset(seqs, n_frames=4, window_ms=200, mel_cfg=CFG, mask="lower_half", seed=5)
+@pytest.mark.parametrize("masked_from", ["reference", "target"])
+@pytest.mark.parametrize("pad", ["silence", "edge"])
+def test_device_bank_matches_dataset(seqs, masked_from, pad):
+    ds = AVClipDataset(
+        seqs,
+        n_frames=4,
+        window_ms=200,
+        mel_cfg=CFG,
+        mask="lower_half",
+        seed=5,
+        masked_from=masked_from,
+        sync_window_ms=200,
+        pad=pad,
+    )
     bank = DeviceClipBank(ds, device="cpu")
     ids = [0, 1, 57, len(ds) - 1, len(ds) - 60]
     items = [ds[i] for i in ids]
@@ -157,11 +176,35 @@ def test_device_bank_matches_dataset(seqs):
     for key in ("frames", "masked", "reference"):
         want = torch.stack([it[key] for it in items]).float() / 255
         torch.testing.assert_close(out[key], want, rtol=0, atol=0)
-    torch.testing.assert_close(out["mel"], torch.stack([it["mel"] for it in items]), rtol=0, atol=0)
+    for key in ("mel", "sync_mel"):
+        want = torch.stack([it[key] for it in items])
+        torch.testing.assert_close(out[key], want, rtol=0, atol=0)
+    assert out["sync_mel"].shape == (5, 1, 80, 20)
     assert torch.equal(out["mask"], torch.stack([it["mask"] for it in items]))
     b = bank.sample(16, torch.Generator().manual_seed(0))
     assert b["frames"].shape == (16, 4, 1, 32, 32) and b["mel"].shape == (16, 4, 1, 80, 20)
     assert b["frames"].dtype == torch.float32 and 0 <= b["frames"].min() and b["frames"].max() <= 1
+
+
+def test_device_bank_get_batch_is_deterministic(seqs):
+    ds = AVClipDataset(seqs, n_frames=4, window_ms=200, mel_cfg=CFG, mask="lower_half")
+    bank = DeviceClipBank(ds, device="cpu")
+    a, b = bank.get_batch([3, 40, 9], seed=11), bank.get_batch([3, 40, 9], seed=11)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert torch.equal(a["index"], torch.tensor([3, 40, 9]))
+    # a new seed draws new references, never overlapping the clip
+    refs = {int(bank.get_batch([40], seed=s)["reference"][0, 0].sum()) for s in range(8)}
+    assert len(refs) > 1
+    c = bank.get_batch([40] * 16, seed=2)
+    t0 = int(ds.index.start[40])
+    for r in c["reference"]:
+        hit = [
+            k
+            for k in range(seqs[0].n_frames)
+            if torch.equal(r[0, 0], torch.from_numpy(seqs[0].frames[k]).float() / 255)
+        ]
+        assert hit and abs(hit[0] - t0) >= 4
 
 
 def test_bad_inputs(seqs):

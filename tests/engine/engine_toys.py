@@ -33,6 +33,26 @@ class RegressionSet(Dataset):
         return {"x": self.x[i], "y": self.y[i], "index": torch.tensor(i)}
 
 
+class RegressionSource:
+    """:class:`RegressionSet` as an indexed batch source: ``get_batch(indices, seed)`` builds
+    the whole batch by tensor indexing and adds seed-drawn input jitter (like a device bank's
+    reference draws)."""
+
+    def __init__(self, n: int = 64, seed: int = 0) -> None:
+        self.data = RegressionSet(n, seed)
+        self.seeds: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def get_batch(self, indices, seed: int) -> dict[str, torch.Tensor]:
+        self.seeds.append(int(seed))
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        g = torch.Generator().manual_seed(int(seed))
+        x = self.data.x[idx] + 0.01 * torch.randn(len(idx), 4, generator=g)
+        return {"x": x, "y": self.data.y[idx], "index": idx}
+
+
 class ImageSet(Dataset):
     """``x`` (2, 8, 8) noise images, target ``y`` = 3x3 box blur of ``x`` (2, 8, 8)."""
 

@@ -6,7 +6,15 @@ import json
 
 import pytest
 import torch
-from engine_toys import ConvSolver, ImageSet, MLPSolver, RegressionSet, SimulatedKill, flat_params
+from engine_toys import (
+    ConvSolver,
+    ImageSet,
+    MLPSolver,
+    RegressionSet,
+    RegressionSource,
+    SimulatedKill,
+    flat_params,
+)
 
 from mrisynth.config.schema import ConfigError, from_dict
 from mrisynth.engine import (
@@ -226,6 +234,26 @@ def test_iterable_data_is_fast_forwarded_on_resume(tmp_path):
     Trainer(_cfg(tmp_path / "b", max_steps=10), second).fit(batches)
     assert second.seen == straight.seen[5:]
     assert (flat_params(second) - flat_params(straight)).abs().max() <= 1e-6
+
+
+def test_indexed_batch_source_resumes_exactly_and_validates_the_same_batches(tmp_path):
+    torch.manual_seed(1)
+    straight = MLPSolver(noise=False)
+    valid = RegressionSource(16, seed=9)
+    Trainer(_cfg(tmp_path / "a"), straight).fit(RegressionSource(64), valid)
+    # every evaluation (steps 10 and 20) asked for the same validation batches and seeds
+    assert len(valid.seeds) == 4 and valid.seeds[:2] == valid.seeds[2:]
+
+    torch.manual_seed(1)
+    crashed = MLPSolver(noise=False, kill_at=13)
+    with pytest.raises(SimulatedKill):
+        Trainer(_cfg(tmp_path / "b"), crashed).fit(RegressionSource(64), valid)
+    resumed = MLPSolver(noise=False)
+    source = RegressionSource(64)
+    Trainer(_cfg(tmp_path / "b"), resumed).fit(source, valid)
+    assert resumed.seen == straight.seen[10:]
+    assert len(source.seeds) == 10 and len(set(source.seeds)) == 10  # one seed per step
+    assert (flat_params(straight) - flat_params(resumed)).abs().max().item() <= 1e-6
 
 
 def test_config_validation_names_the_field():

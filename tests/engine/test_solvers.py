@@ -337,14 +337,18 @@ def test_expert_scores_generator_even_with_sync_weight_zero(expert_run, tmp_path
     result = train_generator(
         TRAIN[:2],
         VAL[:1],
-        tiny_cfg(),
+        tiny_cfg(n_frames=2),
         run_cfg(tmp_path, max_steps=2, eval_interval=2, log_interval=1),
         expert_dir / "expert.pt",
         loss_weights=weights,
         options=GeneratorOptions(max_val_clips=4),
     )
     assert result["valid/sync_real"] < result["valid/sync_gen"]
-    assert [r["train/sync_on"] for r in records(tmp_path) if "train/sync_on" in r] == [0.0, 0.0]
+    # Training with no sync term neither runs the expert nor needs clips of its window.
+    train = [r for r in records(tmp_path) if "train/l1" in r]
+    assert len(train) == 2 and not any("train/sync" in r for r in train)
+    meta = torch.load(tmp_path / "generator.pt", weights_only=True)["meta"]
+    assert meta["clip_frames"] == 2 < tiny_cfg().sync_frames
 
 
 def test_generator_refuses_mismatched_expert_and_data(expert_run, tmp_path):

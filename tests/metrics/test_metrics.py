@@ -68,6 +68,12 @@ def test_dice_and_hd95_known_cases():
     assert np.isnan(dice[0, 2])  # class 2 absent in both
     hd = hd95_per_class(shifted, ref, 2, (2.0, 2.0))
     assert hd[0, 1] == pytest.approx(4.0)
+    only = hd95_per_class(shifted, ref, 3, (2.0, 2.0), classes=[1])  # others not scored
+    assert only[0, 1] == pytest.approx(4.0) and np.isnan(only[0, [0, 2]]).all()
+    gone = np.zeros_like(ref)  # class 1 missing from the prediction: the image diagonal
+    assert hd95_per_class(gone, ref, 2, (2.0, 2.0), [1])[0, 1] == pytest.approx(np.hypot(40, 40))
+    with pytest.raises(ValueError, match="classes must lie in 0..1"):
+        hd95_per_class(ref, ref, 2, (2.0, 2.0), [2])
 
 
 def test_constriction_error_of_a_misplaced_tongue():

@@ -19,9 +19,9 @@ from mrisynth.models import (
 
 # Parameter counts (generator, sync expert, quality D, temporal D) per preset; see builders.py.
 PARAMS = {
-    "face96": (45_359_891, 24_379_648, 981_505, 283_137),
-    "mri_small": (570_273, 1_050_336, 60_961, 71_585),
-    "mri_base": (12_909_361, 8_253_248, 241_729, 71_585),
+    "face96": (46_394_099, 24_379_648, 981_505, 283_137),
+    "mri_small": (594_193, 1_050_336, 60_961, 71_585),
+    "mri_base": (13_295_889, 8_253_248, 241_729, 71_585),
 }
 
 

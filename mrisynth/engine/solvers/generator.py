@@ -12,9 +12,10 @@ One step (``train=True``):
    discriminator's loss when one is given);
 3. each discriminator steps on real vs detached generated frames with its own optimiser.
 
-Batches come from :class:`GeneratorClipDataset`: uint8 ``frames``/``masked``/``reference``
-``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``, ``sync_mel`` ``(B, 1, n_mels,
-n_win_sync)``. Validation returns ``l1``, ``ssim``, ``sync_gen`` (expert loss on generated
+Batches come from :class:`~mrisynth.data.dataset.AVClipDataset` with a sync window (uint8) or
+its :class:`~mrisynth.data.dataset.DeviceClipBank` (floats in [0, 1], already on the device):
+``frames``/``masked``/``reference`` ``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``,
+``sync_mel`` ``(B, 1, n_mels, n_win_sync)``. Validation returns ``l1``, ``ssim``, ``sync_gen`` (expert loss on generated
 windows), ``sync_real`` (on the real ones: the reference level) and the generator ``loss``.
 """
 
@@ -22,13 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from mrisynth.data.dataset import AVClipDataset
 from mrisynth.engine.distributed import all_reduce_mean
 from mrisynth.engine.solvers.sync_expert import check_meta, unit_frames
 from mrisynth.engine.trainer import Solver
@@ -40,46 +40,10 @@ from mrisynth.losses.weights import GeneratorLossWeights
 from mrisynth.models.discriminator import QualityDiscriminator, TemporalDiscriminator
 from mrisynth.models.generator import Generator
 from mrisynth.models.syncnet import SyncExpert
-from mrisynth.transforms.mel import frame_window_start_s, mel_window, window_steps
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GeneratorSolver", "GeneratorClipDataset"]
-
-
-class GeneratorClipDataset(AVClipDataset):
-    """:class:`AVClipDataset` items plus the sync expert's audio window of each clip.
-
-    Args:
-        sequences: as :class:`AVClipDataset`.
-        sync_window_ms: the expert's window (ms); its audio starts at the clip's first frame
-            (``center=False``, as in :class:`~mrisynth.data.dataset.SyncPairDataset`), so the
-            first ``Tv`` frames of the clip and ``sync_mel`` span the same time.
-        **kwargs: passed to :class:`AVClipDataset` (``n_frames`` must be >= ``Tv`` for the
-            sync loss to see a whole window).
-
-    Extra item key: ``sync_mel`` float32 ``(1, n_mels, n_win_sync)``.
-    """
-
-    def __init__(self, sequences: Sequence[Any], *, sync_window_ms: float, **kwargs: Any) -> None:
-        super().__init__(sequences, **kwargs)
-        self.sync_window_ms = float(sync_window_ms)
-        self.n_win_sync = window_steps(sync_window_ms, self.mel_cfg)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = super().__getitem__(index)
-        s, k0 = self.index[index]
-        start_s = float(frame_window_start_s(k0, self.data.fps, self.sync_window_ms, False))
-        mel = mel_window(
-            self.data.mels[s],
-            start_s,
-            self.sync_window_ms,
-            self.mel_cfg,
-            audio_offset_s=self.data.offsets[s],
-            pad=self.pad,
-        )
-        item["sync_mel"] = torch.from_numpy(mel[None])
-        return item
+__all__ = ["GeneratorSolver"]
 
 
 @contextlib.contextmanager
@@ -229,7 +193,9 @@ class GeneratorSolver(Solver):
         w = self.weights
         terms: dict[str, torch.Tensor] = {"recon": self.recon(fake, real)}
         metrics: dict[str, torch.Tensor] = {"l1": l1_loss(fake.detach(), real)}
-        if self.expert is not None:
+        # The expert looks at training clips only when the sync term is weighted (they span
+        # its window then); validation clips always span it, for sync_gen vs sync_real.
+        if self.expert is not None and (w.sync > 0 or not train):
             expert = self._expert_on(fake.device)
             sync_mel = batch["sync_mel"].float()
             if train and self.sync_enabled:
