@@ -85,37 +85,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stage_sections(params: str | None, stage: str | None, model_preset: str) -> tuple[str, dict]:
-    """Model preset and ``{train, model, opt, loss}`` base sections from an experiment file.
+    """Model preset and ``{train, model, opt, loss, freeze}`` base sections of one stage.
 
-    ``params.yaml`` layout (one schema with ``--set``)::
+    ``params.yaml`` layout (one schema with the preset files and ``--set``)::
 
-        presets: {model: mri_small}
-        model: {img_size: 64}                 # ModelConfig fields
-        expert:                               # one section per stage
-          train: {max_steps: 600}             # TrainConfig fields
-          opt: {lr: 5.0e-4}                   # ExpertOptions / GeneratorOptions fields
+        presets:
+          model: mri_small                  # configs/model/mri_small.yaml
+          expert: expert/cpu                # configs/expert/cpu.yaml: {train, opt}
+          finetune: generator/finetune_cpu  # {train, opt, loss, freeze}
+        model: {img_size: 48}               # ModelConfig fields
+        expert:                             # one section per stage, over its preset
+          train: {max_steps: 600}           # TrainConfig fields
+          opt: {lr: 5.0e-4}                 # ExpertOptions / GeneratorOptions fields
         finetune:
-          loss: {temporal: 0.2}               # GeneratorLossWeights fields
+          loss: {temporal: 0.2}             # GeneratorLossWeights fields
     """
-    from mrisynth.config.schema import ConfigError, load_yaml
+    from mrisynth.config.presets import load_preset
+    from mrisynth.config.schema import ConfigError, deep_merge, load_yaml
 
     if params is None:
         if stage:
             raise ConfigError("--stage needs --params")
         return model_preset, {}
     p = load_yaml(params)
-    preset = (p.get("presets") or {}).get("model", model_preset)
+    picks = p.get("presets") or {}
+    if not isinstance(picks, dict):
+        raise ConfigError(f"{params}: 'presets' must be a mapping of section -> preset name")
+    preset = picks.get("model", model_preset)
     sections: dict[str, Any] = {"model": p.get("model") or {}}
     if stage:
-        if stage not in p:
-            raise ConfigError(f"{params}: no section {stage!r} for --stage")
-        body = p[stage] or {}
+        if stage not in p and stage not in picks:
+            raise ConfigError(f"{params}: no section or preset {stage!r} for --stage")
+        base = load_preset(stage, picks[stage]) if picks.get(stage) else {}
+        own = p.get(stage) or {}
         allowed = (*_SECTIONS, "freeze")
-        unknown = sorted(set(body) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"{stage}.{unknown[0]}: unknown key; valid keys are: {', '.join(allowed)}"
-            )
+        for where, body in ((f"presets.{stage}", base), (stage, own)):
+            unknown = sorted(set(body) - set(allowed))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.{unknown[0]}: unknown key; valid keys are: {', '.join(allowed)}"
+                )
+        body = deep_merge(base, own)  # mappings merge; lists (freeze) replace
         sections.update({k: v for k, v in body.items() if k != "model"})
         sections["model"] = {**sections["model"], **(body.get("model") or {})}
     return preset, sections

@@ -4,10 +4,15 @@ An experiment's ``params.yaml`` picks a preset per section and overrides fields 
 schema as the preset files (one source of truth)::
 
     presets:
-      phantom: small          # configs/phantom/small.yaml
-      model: mri_small        # configs/model/mri_small.yaml
+      phantom: small              # configs/phantom/small.yaml      (PhantomConfig)
+      model: mri_small            # configs/model/mri_small.yaml    (ModelConfig)
+      expert: expert/cpu          # configs/expert/cpu.yaml         ({train, opt})
+      pretrain: generator/pretrain_cpu   # configs/generator/...    ({train, opt, loss})
+      evaluate: cpu               # configs/evaluate/cpu.yaml       (EvalConfig)
     phantom:
-      n_target_speakers: 3    # overrides a PhantomConfig field
+      n_target_speakers: 3        # overrides a PhantomConfig field
+    pretrain:
+      train: {max_steps: 500}     # overrides a TrainConfig field of that stage
 
 The sections are turned into dataclasses by :func:`mrisynth.config.schema.from_dict`, so a wrong
 key or value fails with its dotted name.
@@ -39,13 +44,22 @@ def list_presets(section: str) -> list[str]:
 
 
 def load_preset(section: str, name: str) -> dict[str, Any]:
-    """The mapping stored in ``configs/<section>/<name>.yaml`` (or at a path given as ``name``)."""
+    """The mapping stored in ``configs/<section>/<name>.yaml``.
+
+    ``name`` may also be ``"<folder>/<name>"`` (a preset of another folder: the stages
+    ``pretrain`` and ``finetune`` both pick from ``generator/``) or a path to a YAML file.
+    """
     path = Path(name)
+    folder = section
     if path.suffix not in (".yaml", ".yml"):
-        path = configs_dir() / section / f"{name}.yaml"
+        if "/" in name:
+            folder, name = name.split("/", 1)
+        path = configs_dir() / folder / f"{name}.yaml"
     if not path.is_file():
-        available = ", ".join(list_presets(section)) or "none"
-        raise ConfigError(f"{section}: unknown preset {name!r} (available: {available})")
+        available = ", ".join(list_presets(folder)) or "none"
+        raise ConfigError(
+            f"{section}: unknown preset {name!r} in configs/{folder}/ (available: {available})"
+        )
     return load_yaml(path)
 
 

@@ -1,7 +1,6 @@
 """Models: generator, sync expert, discriminators and their builders."""
 
 from mrisynth.models.builders import (
-    PRESETS,
     ModelConfig,
     build_discriminators,
     build_generator,
@@ -13,7 +12,6 @@ from mrisynth.models.generator import Generator
 from mrisynth.models.syncnet import SyncExpert, cosine_probability, frames_in_window
 
 __all__ = [
-    "PRESETS",
     "Generator",
     "ModelConfig",
     "QualityDiscriminator",

@@ -1,6 +1,7 @@
 """Model configuration and builders — the only place that reads a model config.
 
-Presets (trainable parameters, pinned by ``tests/models/test_models.py``):
+Presets are YAML files in ``configs/model/`` (:meth:`ModelConfig.preset`); trainable
+parameters, pinned by ``tests/models/test_models.py``:
 
 ============  ==  ===  =====  =========  ===========  =========  ==========
 preset        C   px   fps    generator  sync expert  quality D  temporal D
@@ -33,7 +34,6 @@ __all__ = [
     "build_sync_expert",
     "build_discriminators",
     "count_parameters",
-    "PRESETS",
 ]
 
 
@@ -146,81 +146,21 @@ class ModelConfig:
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def face96(cls) -> ModelConfig:
-        """Wav2Lip-like sizes: RGB 96 px, 25 fps, T=5, 200 ms windows, lower-half expert."""
-        return cls(
-            name="face96",
-            channels=3,
-            img_size=96,
-            fps=25.0,
-            n_frames=5,
-            mel=MelConfig.wav2lip(),
-            audio_window_center=False,
-            gen_base_width=16,
-            gen_max_width=512,
-            gen_embed_dim=512,
-            gen_audio_base_width=32,
-            gen_res_blocks=2,
-            sync_base_width=32,
-            sync_max_width=512,
-            sync_embed_dim=512,
-            sync_res_blocks=1,
-            sync_crop="lower_half",
-            disc_base_width=32,
-            disc_layers=4,
-            disc_crop="lower_half",
-            temporal_disc_base_width=32,
-        )
-
-    @classmethod
-    def mri_small(cls) -> ModelConfig:
-        """Mono 64 px MRI ROI at 83.28 fps, narrow widths: faster than real time on a CPU.
-
-        The expert sees the window minus its temporal mean and standardised mel windows: on
-        the phantom's held-out speakers this lifts its accuracy from 71 % (raw frames, 1000
-        steps) to 85 % (1200 steps).
-        """
-        return cls(name="mri_small", sync_visual_input="minus_mean", sync_audio_norm="window")
-
-    @classmethod
-    def mri_base(cls) -> ModelConfig:
-        """Mono 96 px MRI ROI at 83.28 fps, T=8 (~96 ms clips), mid-size widths (GPU)."""
-        return cls(
-            name="mri_base",
-            img_size=96,
-            n_frames=8,
-            gen_base_width=16,
-            gen_max_width=256,
-            gen_embed_dim=256,
-            gen_audio_base_width=32,
-            gen_res_blocks=1,
-            sync_base_width=32,
-            sync_max_width=256,
-            sync_embed_dim=256,
-            sync_res_blocks=1,
-            sync_visual_input="minus_mean",
-            sync_audio_norm="window",
-            disc_base_width=32,
-            temporal_disc_base_width=16,
-        )
-
-    @classmethod
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
-        """A named preset with field overrides; unknown names or fields raise."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown model preset {name!r}; choose from {sorted(PRESETS)}")
-        cfg = PRESETS[name]()
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown ModelConfig field(s): {sorted(unknown)}")
-        return dataclasses.replace(cfg, **overrides)
+        """The preset ``configs/model/<name>.yaml`` (or a YAML path) with field overrides.
 
+        A preset lists only the fields that differ from the dataclass defaults; nested
+        ``mel`` fields merge into the default front end.
 
-PRESETS = {
-    "face96": ModelConfig.face96,
-    "mri_small": ModelConfig.mri_small,
-    "mri_base": ModelConfig.mri_base,
-}
+        Raises:
+            ConfigError: unknown preset (the available ones are listed), or an unknown field
+                or bad value in the preset or the overrides (named with its dotted key).
+        """
+        from mrisynth.config.presets import load_preset
+        from mrisynth.config.schema import deep_merge, from_dict
+
+        data = deep_merge(load_preset("model", name), overrides)
+        return from_dict(cls, deep_merge(dataclasses.asdict(cls()), data), where="model")
 
 
 def count_parameters(module: nn.Module) -> int:

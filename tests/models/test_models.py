@@ -177,10 +177,14 @@ def test_model_config_validation():
         ModelConfig(channels=2)
     with pytest.raises(ValueError, match="img_size"):
         ModelConfig(img_size=8)
-    with pytest.raises(ValueError, match="unknown model preset"):
+    with pytest.raises(
+        ValueError, match=r"unknown preset 'nope' in configs/model/ \(available: face96, mri_base"
+    ):
         ModelConfig.preset("nope")
-    with pytest.raises(ValueError, match="unknown ModelConfig field"):
+    with pytest.raises(ValueError, match=r"model\.widht: unknown key"):
         ModelConfig.preset("mri_small", widht=3)
+    with pytest.raises(ValueError, match=r"model\.img_size: expected an integer"):
+        ModelConfig.preset("mri_small", img_size="big")
     with pytest.raises(ValueError, match="sync_crop"):
         ModelConfig(sync_crop="top")
     cfg = ModelConfig(mel={"hop_length": 200, "n_fft": 800, "win_length": 800})

@@ -19,76 +19,41 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The quickstart's presets with tiny sizes (the same schema as experiments/quickstart).
+_STEPS = {"eval_interval": 15, "log_interval": 5, "ckpt_interval": 15, "warmup_steps": 5}
 TINY = {
-    "presets": {"phantom": "tiny", "model": "mri_small"},
+    "presets": {
+        "phantom": "tiny",
+        "model": "mri_small",
+        "expert": "expert/cpu",
+        "eval_expert": "expert/cpu",
+        "pretrain": "generator/pretrain_cpu",
+        "finetune": "generator/finetune_cpu",
+        "segmenter": "segmenter/cpu",
+        "evaluate": "cpu",
+    },
     "phantom": {"face": False, "n_target_speakers": 1, "adapt_utterances_per_language": 2},
     "prepare": {"img_size": 48, "roi_size_mm": 120.0},
-    "model": {"img_size": 48},
+    "model": {"img_size": 48, "n_frames": 2},
     "expert": {
-        "train": {
-            "max_steps": 60,
-            "batch_size": 16,
-            "eval_interval": 30,
-            "log_interval": 10,
-            "ckpt_interval": 30,
-            "device": "cpu",
-            "progress": False,
-        },
+        "train": {"max_steps": 60, "batch_size": 16, **_STEPS},
         "opt": {"lr": 5.0e-4, "max_val_pairs": 64},
     },
     "eval_expert": {
-        "train": {
-            "max_steps": 60,
-            "batch_size": 16,
-            "eval_interval": 30,
-            "log_interval": 10,
-            "ckpt_interval": 30,
-            "device": "cpu",
-            "seed": 1,
-            "progress": False,
-        },
+        "train": {"max_steps": 60, "batch_size": 16, "seed": 1, **_STEPS},
         "opt": {"lr": 5.0e-4, "max_val_pairs": 64},
     },
     "pretrain": {
-        "train": {
-            "max_steps": 30,
-            "batch_size": 4,
-            "eval_interval": 15,
-            "log_interval": 5,
-            "ckpt_interval": 15,
-            "device": "cpu",
-            "progress": False,
-        },
-        "opt": {"lr": 5.0e-4, "max_val_clips": 8},
-        "loss": {"sync": 0.0},
+        "train": {"max_steps": 30, "batch_size": 8, **_STEPS},
+        "opt": {"max_val_clips": 8},
     },
-    "finetune": {
-        "train": {
-            "max_steps": 20,
-            "batch_size": 4,
-            "eval_interval": 10,
-            "log_interval": 5,
-            "ckpt_interval": 10,
-            "device": "cpu",
-            "progress": False,
-        },
-        "opt": {"lr": 2.0e-4, "max_val_clips": 8},
-        "loss": {"sync_enable_below": None},
-        "freeze": [],
+    "finetune": {  # with the frozen expert's sync term: clips then span its window
+        "train": {"max_steps": 20, "batch_size": 4, **_STEPS},
+        "opt": {"max_val_clips": 8},
+        "loss": {"sync": 0.03, "sync_enable_below": None},
     },
-    "segmenter": {
-        "train": {
-            "max_steps": 40,
-            "batch_size": 8,
-            "eval_interval": 20,
-            "log_interval": 10,
-            "ckpt_interval": 20,
-            "device": "cpu",
-            "progress": False,
-        },
-        "opt": {"lr": 1.0e-2},
-    },
-    "evaluate": {"seed": 0, "n_videos": 1, "warp_stride": 8, "hd95_stride": 8},
+    "segmenter": {"train": {"max_steps": 40, "batch_size": 8, **_STEPS}},
+    "evaluate": {"n_videos": 1, "warp_stride": 8, "hd95_stride": 8},
 }
 
 
@@ -152,7 +117,7 @@ def test_quickstart_pipeline_tiny(tmp_path):
     assert _ran(second) == []
 
     params = yaml.safe_load((exp / "params.yaml").read_text())
-    params["evaluate"]["seed"] = 1
+    params["evaluate"]["seed"] = 1  # over the preset's seed 0
     (exp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = _dvc(root, "repro", "experiments/ci/dvc.yaml")
     assert _ran(third) == ["evaluate"]

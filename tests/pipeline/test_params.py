@@ -47,3 +47,27 @@ def test_wrong_stage_key_is_named(tmp_path):
     bad.write_text(yaml.safe_dump({"expert": {"trian": {}}}))
     with pytest.raises(ConfigError, match=r"expert\.trian: unknown key"):
         stage_sections(str(bad), "expert", "mri_small")
+
+
+def test_stage_presets_merge_under_the_experiment_overrides(tmp_path):
+    from mrisynth.config.presets import load_preset
+
+    f = tmp_path / "params.yaml"
+    picks = {"pretrain": "generator/pretrain_cpu", "model": "mri_small"}
+    f.write_text(yaml.safe_dump({"presets": picks, "pretrain": {"train": {"max_steps": 7}}}))
+    preset, base = stage_sections(str(f), "pretrain", "face96")
+    cfgs = build_configs("generator", preset, ["opt.lr=5e-4"], str(tmp_path), base)
+    want = load_preset("generator", "pretrain_cpu")
+    assert cfgs["model"].name == "mri_small"
+    assert cfgs["train"].max_steps == 7  # the experiment's value...
+    assert cfgs["train"].batch_size == want["train"]["batch_size"]  # ...over the preset's
+    assert cfgs["opt"].lr == 5e-4  # --set over both
+    assert cfgs["opt"].temporal_disc is want["opt"]["temporal_disc"]
+    assert cfgs["loss"] == want["loss"]
+
+    f.write_text(yaml.safe_dump({"presets": {"pretrain": "generator/nope"}}))
+    with pytest.raises(ConfigError, match=r"unknown preset 'nope' in configs/generator/"):
+        stage_sections(str(f), "pretrain", "mri_small")
+    f.write_text(yaml.safe_dump({"presets": {"pretrain": "generator/pretrain_cpu"}}))
+    with pytest.raises(ConfigError, match=r"no section or preset 'finetune'"):
+        stage_sections(str(f), "finetune", "mri_small")
