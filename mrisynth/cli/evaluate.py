@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="evaluation sync expert (trained separately from the generator's expert)",
     )
-    parser.add_argument("--segmenter", required=True, type=Path, help="segmenter checkpoint")
+    parser.add_argument(
+        "--segmenter",
+        type=Path,
+        help="articulator segmenter checkpoint (without it: no anatomical metrics, e.g. faces)",
+    )
     parser.add_argument(
         "--out", required=True, type=Path, help="report folder (metrics.json, report.html...)"
     )
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         ("--eval-expert", args.eval_expert),
         ("--segmenter", args.segmenter),
     ):
-        if not Path(path).is_file():
+        if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{flag}: {path} does not exist")
     import json
     import shutil

@@ -11,8 +11,10 @@ Examples::
         --freeze generator.audio_encoder --out runs/finetune
 
 Each recording is read, optionally cropped to ``--roi-mm`` (top left height width, mm from the
-top-left corner of the frame), normalised (1st–99th percentile → [0, 1]) and resized to the
-model's ``img_size`` (:func:`~mrisynth.engine.train.prepare_for_model`). ``--set`` overrides
+top-left corner of the frame), normalised (1st–99th percentile → [0, 1]; not again for
+recordings that ``mrisynth prepare`` already normalised, nor for colour video) and resized to
+the model's ``img_size`` (:func:`~mrisynth.engine.train.prepare_for_model`). The model's
+channels decide the data: 1 for MRI, 3 for RGB face video (``prepare --set source=face``). ``--set`` overrides
 ``train.<TrainConfig field>``, ``model.<ModelConfig field>``, ``opt.<ExpertOptions or
 GeneratorOptions field>`` and ``loss.<GeneratorLossWeights field>``. The run is resumable: the
 same command continues from the newest checkpoint in ``--out``. Writes ``<out>/expert.pt`` or
@@ -199,7 +201,10 @@ def load_split(
     for seq in seqs:
         if roi_mm is not None:
             seq = seq.crop_mm(*roi_mm)
-        seq = seq.normalize()
+        # prepared recordings (and colour video) are already on their 0..255 scale: a second
+        # percentile stretch would make training see other intensities than evaluation
+        if "normalized" not in seq.provenance and seq.channels == 1:
+            seq = seq.normalize()
         out.append(
             prepare_for_model(seq, model_cfg.img_size, fps=model_cfg.fps, resample_fps=resample_fps)
         )
@@ -217,11 +222,6 @@ def run(args: argparse.Namespace) -> int:
     freeze = list(args.freeze) or list(base.pop("freeze", None) or [])
     cfgs = build_configs(args.model, preset, args.overrides, args.out, base)
     model_cfg = cfgs["model"]
-    if model_cfg.channels != 1:
-        raise ValueError(
-            f"model preset {args.model_preset!r} has {model_cfg.channels} channels; this command "
-            "trains on MRI recordings (1 channel); call mrisynth.engine.train from Python for faces"
-        )
     kw = dict(roi_mm=args.roi_mm, resample_fps=args.resample_fps)
     train_seqs = [
         s

@@ -1,5 +1,9 @@
 """Prepare recordings for training: find the vocal-tract ROI, crop, resize and normalise.
 
+``source="face"`` prepares the talking-face videos of the same manifest instead (column
+``face_path``, e.g. the phantom's frontal faces): RGB frames resized to ``img_size`` with their
+colours kept, and the video's own (embedded) audio, which is in sync with its frames.
+
 The ROI is found automatically per speaker from **temporal variance** (the articulators move,
 the skull does not): the intensity standard deviation over all of a speaker's frames is
 smoothed, and a square box of ``roi_size_mm`` is centred on the extent of
@@ -34,6 +38,7 @@ __all__ = [
     "find_vocal_tract_roi",
     "prepare_sequence",
     "prepare_manifest",
+    "load_face_sequence",
     "load_prepared",
 ]
 
@@ -53,6 +58,8 @@ class PrepareConfig:
         roi_top_fraction: share of highest-variance pixels whose extent centres the ROI.
         percentiles: intensity percentiles mapped to 0 and 255 (robust normalisation).
         fps: resample to this frame rate (None keeps the recording's rate).
+        source: ``"mri"`` (``image_path``) or ``"face"`` (``face_path`` RGB videos; the ROI
+            settings and percentiles do not apply).
     """
 
     img_size: int = 64
@@ -62,8 +69,11 @@ class PrepareConfig:
     roi_top_fraction: float = 0.05
     percentiles: tuple[float, float] = (1.0, 99.5)
     fps: float | None = None
+    source: Literal["mri", "face"] = "mri"
 
     def __post_init__(self) -> None:
+        if self.source not in ("mri", "face"):
+            raise ValueError(f"source must be 'mri' or 'face', got {self.source!r}")
         if self.img_size < 16:
             raise ValueError(f"img_size must be >= 16 px, got {self.img_size}")
         if self.roi == "fixed" and self.roi_box_mm is None:
@@ -127,16 +137,22 @@ def find_vocal_tract_roi(
 def prepare_sequence(
     seq: SpeechMRISequence, box_px: tuple[int, int, int, int] | None, cfg: PrepareConfig
 ) -> SpeechMRISequence:
-    """Crop ``box_px`` (or keep the frame), resize to ``img_size`` and normalise to uint8."""
+    """Crop ``box_px`` (or keep the frame), resize to ``img_size`` and normalise to uint8.
+
+    Colour (face) video keeps its colours: it is resized and clipped, not re-normalised.
+    """
     roi = seq.crop(*box_px) if box_px is not None else seq
     target_spacing = (
         roi.spacing_mm[0] * roi.height / cfg.img_size,
         roi.spacing_mm[1] * roi.width / cfg.img_size,
     )
     roi = roi.resample(fps=cfg.fps, spacing_mm=target_spacing)
-    roi = roi.normalize(*cfg.percentiles)
-    frames = roi.to_uint8()
-    if frames.shape[1:] != (cfg.img_size, cfg.img_size):  # rounding guard
+    if roi.channels == 1:
+        roi = roi.normalize(*cfg.percentiles)
+        frames = roi.to_uint8()
+    else:
+        frames = np.clip(np.rint(roi.frames), 0, 255).astype(np.uint8)  # resampled 0..255
+    if frames.shape[1:3] != (cfg.img_size, cfg.img_size):  # rounding guard
         raise SequenceError(f"prepared frames are {frames.shape[1:]}, expected {cfg.img_size}")
     return roi.replace(frames=frames)
 
@@ -157,8 +173,13 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
     rois: dict[str, list[int] | None] = {}
     out_entries = []
     for speaker, group in tqdm(by_speaker.items(), desc="prepare", unit="speaker"):
-        seqs = [load_sequence(e, manifest.parent) for e in group]
-        if cfg.roi == "auto":
+        if cfg.source == "face":
+            seqs = [load_face_sequence(e, manifest.parent) for e in group]
+        else:
+            seqs = [load_sequence(e, manifest.parent) for e in group]
+        if cfg.source == "face":
+            box = None  # a face video is already the face crop
+        elif cfg.roi == "auto":
             box = find_vocal_tract_roi(seqs, cfg.roi_size_mm, cfg.roi_top_fraction)
         elif cfg.roi == "fixed":
             t, left, hh, ww = cfg.roi_box_mm
@@ -183,9 +204,12 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
             for k, v in e.extra.items()
             if k.endswith("_path") and k not in ("labels_path", "prepared_path")
         }
-        extra["source_image_path"] = _rel(manifest.parent / e.image_path, out_dir)
-        if e.audio_path:
-            extra["source_audio_path"] = _rel(manifest.parent / e.audio_path, out_dir)
+        if cfg.source == "face":  # frames and audio both came from the face video
+            extra["source_image_path"] = extra.pop("face_path")
+        else:
+            extra["source_image_path"] = _rel(manifest.parent / e.image_path, out_dir)
+            if e.audio_path:
+                extra["source_audio_path"] = _rel(manifest.parent / e.audio_path, out_dir)
         rebased.append(
             dataclasses.replace(
                 e,
@@ -203,6 +227,32 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
         json.dumps({"config": dataclasses.asdict(cfg), "rois_px": rois}, indent=2)
     )
     return path
+
+
+def load_face_sequence(entry, manifest_dir: str | Path) -> SpeechMRISequence:
+    """The RGB face video of a manifest entry (``face_path``) with its embedded audio.
+
+    Faces have no physical pixel spacing; 1 mm is recorded as a nominal value.
+
+    Raises:
+        SequenceError: the entry has no ``face_path``.
+    """
+    from mrisynth.io import read_sequence
+
+    face = entry.extra.get("face_path")
+    if not face:
+        raise SequenceError(
+            f"{entry.id}: no face video (manifest column face_path) for prepare source 'face'"
+        )
+    root = Path(manifest_dir)
+    seq = read_sequence(root / face, spacing_mm=1.0, data_root=root, rgb=True)
+    return seq.replace(
+        utterance_id=entry.id,
+        speaker=entry.speaker or seq.speaker,
+        language=entry.language or seq.language,
+        transcript=entry.transcript or seq.transcript,
+        provenance={**seq.provenance, "manifest_id": entry.id, "split": entry.split},
+    )
 
 
 def _rel(path: Path, start: Path) -> str:

@@ -8,7 +8,8 @@ Conventions
 -----------
 - ``frames``: ``(T, H, W)`` in the canonical orientation: anterior (face) to the **left**
   (low column index), superior **up** (low row index). Any real numeric dtype is kept as read
-  (uint8/uint16/int16/float32...), so the intensity range is never silently changed.
+  (uint8/uint16/int16/float32...), so the intensity range is never silently changed. Colour
+  video (a talking face for the same training core) is ``(T, H, W, 3)`` RGB.
 - time: frame ``k`` covers ``[k / fps, (k + 1) / fps)`` seconds on the video clock.
 - audio: mono float32 samples; sample ``i`` sits at ``audio_offset_s + i / sample_rate`` seconds
   on the video clock (``audio_offset_s`` > 0: audio starts after the first frame).
@@ -64,7 +65,8 @@ class SpeechMRISequence:
     """A midsagittal rtMRI recording with its audio and metadata.
 
     Args:
-        frames: ``(T, H, W)`` image stack, canonical orientation (face left, superior up).
+        frames: ``(T, H, W)`` image stack, canonical orientation (face left, superior up), or
+            ``(T, H, W, 3)`` RGB for colour (face) video.
         fps: frame rate in frames per second (> 0).
         spacing_mm: pixel spacing ``(row, col)`` in mm (> 0).
         audio: mono samples ``(N,)`` (float32, roughly in [-1, 1]) or None.
@@ -98,8 +100,10 @@ class SpeechMRISequence:
         """Check shapes, dtypes, finiteness and metadata; raise :class:`SequenceError` if bad."""
         src = _where(source or self.provenance.get("source"))
         frames = np.asarray(self.frames)
-        if frames.ndim != 3:
-            raise SequenceError(f"{src}frames must be (T, H, W), got shape {frames.shape}")
+        if not (frames.ndim == 3 or (frames.ndim == 4 and frames.shape[-1] == 3)):
+            raise SequenceError(
+                f"{src}frames must be (T, H, W) or RGB (T, H, W, 3), got shape {frames.shape}"
+            )
         if min(frames.shape) < 1:
             raise SequenceError(f"{src}frames are empty (shape {frames.shape})")
         if frames.dtype.type not in SUPPORTED_DTYPES:
@@ -136,7 +140,7 @@ class SpeechMRISequence:
         self.audio_offset_s = float(self.audio_offset_s)
         if self.labels is not None:
             labels = np.asarray(self.labels)
-            if labels.shape != frames.shape:
+            if labels.shape != frames.shape[:3]:
                 raise SequenceError(
                     f"{src}labels shape {labels.shape} does not match frames {frames.shape}"
                 )
@@ -156,6 +160,11 @@ class SpeechMRISequence:
     @property
     def width(self) -> int:
         return int(self.frames.shape[2])
+
+    @property
+    def channels(self) -> int:
+        """1 for (grey) MRI, 3 for RGB video."""
+        return 1 if self.frames.ndim == 3 else int(self.frames.shape[3])
 
     @property
     def duration_s(self) -> float:
@@ -183,6 +192,7 @@ class SpeechMRISequence:
             "frames": self.n_frames,
             "height": self.height,
             "width": self.width,
+            "channels": self.channels,
             "dtype": self.frames.dtype.name,
             "intensity_min": lo,
             "intensity_max": hi,
@@ -308,8 +318,10 @@ class SpeechMRISequence:
         t = max(1, int(round(self.n_frames * new_fps / self.fps)))
         h = max(1, int(round(self.height * self.spacing_mm[0] / new_sp[0])))
         w = max(1, int(round(self.width * self.spacing_mm[1] / new_sp[1])))
-        x = torch.from_numpy(np.ascontiguousarray(self.frames, dtype=np.float32))[None, None]
-        y = F.interpolate(x, size=(t, h, w), mode="trilinear", align_corners=False)[0, 0].numpy()
+        x = torch.from_numpy(np.ascontiguousarray(self.frames, dtype=np.float32))
+        x = x[None, None] if x.ndim == 3 else x.permute(3, 0, 1, 2)[None]  # (1, C, T, H, W)
+        y = F.interpolate(x, size=(t, h, w), mode="trilinear", align_corners=False)[0]
+        y = (y[0] if self.frames.ndim == 3 else y.permute(1, 2, 3, 0)).numpy()
         labels = None
         if self.labels is not None:
             lab = torch.from_numpy(self.labels.astype(np.int64))[None, None].float()
@@ -346,7 +358,7 @@ class SpeechMRISequence:
         )
 
     def to_uint8(self) -> np.ndarray:
-        """Frames as uint8 ``(T, H, W)``: float in [0, 1] is scaled, integers by their range."""
+        """Frames as uint8 ``(T, H, W[, 3])``: float in [0, 1] is scaled, integers by their range."""
         f = self.frames
         if f.dtype == np.uint8:
             return f

@@ -230,8 +230,8 @@ def prepare_for_model(
             seq.spacing_mm[1] * seq.width / img_size,
         )
         out = seq.resample(fps=new_fps, spacing_mm=spacing)
-        if out.frames.shape[1:] != (img_size, img_size):  # guard against rounding surprises
-            raise RuntimeError(f"{name}: resampled to {out.frames.shape[1:]}, not {img_size} px")
+        if out.frames.shape[1:3] != (img_size, img_size):  # guard against rounding surprises
+            raise RuntimeError(f"{name}: resampled to {out.frames.shape[1:3]}, not {img_size} px")
     return out.replace(frames=_to_uint8(out.frames, seq.frames.dtype))
 
 

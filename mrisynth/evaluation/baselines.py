@@ -2,7 +2,8 @@
 
 All baselines share one interface: ``fit(features (N, F), frames (N, H, W))`` on the adaptation
 frames and their per-frame audio features (the same mel windows the model sees, flattened),
-then ``predict(features (M, F), reference (H, W)) -> (M, H, W)``.
+then ``predict(features (M, F), reference (H, W)) -> (M, H, W)`` (colour frames carry a
+trailing RGB axis throughout).
 
 - :class:`StaticFrameBaseline`: repeats the reference frame (the model's identity input) —
   perfect image statistics, no motion at all.
@@ -42,10 +43,10 @@ class Baseline(abc.ABC):
 
 
 def _check_fit(features: np.ndarray, frames: np.ndarray) -> None:
-    if features.ndim != 2 or frames.ndim != 3 or len(features) != len(frames):
+    if features.ndim != 2 or frames.ndim not in (3, 4) or len(features) != len(frames):
         raise ValueError(
-            f"fit needs features (N, F) and frames (N, H, W) with the same N, got "
-            f"{features.shape} and {frames.shape}"
+            f"fit needs features (N, F) and frames (N, H, W) or (N, H, W, 3) with the same N, "
+            f"got {features.shape} and {frames.shape}"
         )
 
 

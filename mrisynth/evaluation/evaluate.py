@@ -12,8 +12,8 @@ every target speaker (one with ``test`` utterances):
 
    - image: L1, SSIM, MS-SSIM, PSNR (:mod:`mrisynth.metrics.image`), L1 inside the generator's
      mask;
-   - sync: LSE-D, LSE-C, AV offset with the **evaluation expert** over ±``sync_span_ms``
-     (:mod:`mrisynth.metrics.sync`);
+   - sync: LSE-D, LSE-C, AV offset with the **evaluation expert** over ±``sync_span_ms``, and
+     that expert's sync loss on the in-sync windows (``sync_bce``, :mod:`mrisynth.metrics.sync`);
    - anatomy: the segmenter labels the frames → per-articulator Dice and HD95 (mm), constriction
      degree and location errors (mm) and their trajectory correlation, tongue-contour distance
      (mm), all vs the ground-truth labels (:mod:`mrisynth.metrics.anatomy`,
@@ -31,6 +31,11 @@ every target speaker (one with ``test`` utterances):
 
 Videos whose frame rate, pixel spacing, frame size or length differ are rejected with an error
 naming both values (:func:`check_videos_comparable`): nothing is resampled silently.
+
+Without a segmenter (``segmenter_ckpt=None``, e.g. talking faces, which have no articulator
+labels) the anatomical metrics, the phoneme-class table and the retroflex check are left out;
+everything else is scored the same way. Colour (RGB) videos are scored in colour for the image
+metrics and the sync expert, and on their luminance for the temporal metrics (optical flow).
 """
 
 from __future__ import annotations
@@ -264,10 +269,10 @@ class _Recording:
     """One test recording and everything computed once on it (shared by all methods)."""
 
     seq: SpeechMRISequence
-    frames: np.ndarray  # (T, H, W) float [0, 1]
-    labels: np.ndarray  # (T, H, W) ground-truth label ids
-    measures: dict[str, np.ndarray]
-    contours: list[np.ndarray | None]
+    frames: np.ndarray  # (T, H, W[, 3]) float [0, 1]
+    labels: np.ndarray | None  # (T, H, W) ground-truth label ids (None: no anatomy scored)
+    measures: dict[str, np.ndarray] | None
+    contours: list[np.ndarray | None] | None
     flows: list
     phones: list[str | None]
     sync_offset_s: float  # audio offset on the video clock (s)
@@ -336,7 +341,7 @@ class _Models:
     mask: np.ndarray  # (H, W) bool
     expert: Any
     expert_cfg: Any
-    segmenter: Any
+    segmenter: Any  # None: no anatomical metrics
     seg_size: int
 
 
@@ -399,18 +404,28 @@ def _score_video(
         "psnr": float(psnr(gt, pred).mean()),
     }
     s = _sync(models, cfg, pred, seq.audio, seq.sample_rate, rec.sync_offset_s, max_off)
-    row.update(lse_d=s.lse_d, lse_c=s.lse_c, offset=float(s.offset), abs_offset=abs(s.offset))
-    from mrisynth.models.segmenter import segment
-
-    labels = segment(
-        models.segmenter, np.clip(pred, 0, 1), cfg.batch_size, img_size=models.seg_size
+    row.update(
+        lse_d=s.lse_d,
+        lse_c=s.lse_c,
+        sync_bce=s.sync_bce,
+        offset=float(s.offset),
+        abs_offset=abs(s.offset),
     )
-    anat, extra = _anatomy(labels, rec, cfg.hd95_stride)
-    row.update(anat)
-    row["warp_error"] = warping_error(gt, pred, stride=cfg.warp_stride, flows=rec.flows)
-    row["temporal_grad_diff"] = temporal_gradient_difference(gt, pred)
-    row["flicker"] = flicker(gt, pred, cfg.flicker_static_std)
-    extra["per_frame"]["l1_mask"] = np.abs(pred - gt)[:, mask].mean(1)
+    extra: dict[str, Any] = {"per_frame": {}}
+    if models.segmenter is not None:
+        from mrisynth.models.segmenter import segment
+
+        labels = segment(
+            models.segmenter, np.clip(pred, 0, 1), cfg.batch_size, img_size=models.seg_size
+        )
+        anat, extra = _anatomy(labels, rec, cfg.hd95_stride)
+        row.update(anat)
+    gt_y, pred_y = _luminance(gt), _luminance(pred)
+    row["warp_error"] = warping_error(gt_y, pred_y, stride=cfg.warp_stride, flows=rec.flows)
+    row["temporal_grad_diff"] = temporal_gradient_difference(gt_y, pred_y)
+    row["flicker"] = flicker(gt_y, pred_y, cfg.flicker_static_std)
+    err = np.abs(pred - gt)
+    extra["per_frame"]["l1_mask"] = err[:, mask].reshape(len(err), -1).mean(1)
     extra["sync"] = s
     return row, extra
 
@@ -433,7 +448,6 @@ def _class_rows(
 
 # ---------------------------------------------------------------------------------- loading
 def _load_models(generator_ckpt, eval_expert_ckpt, segmenter_ckpt, device: str) -> _Models:
-    from mrisynth.engine.solvers.segmenter import load_segmenter
     from mrisynth.engine.train import (
         check_compatible,
         load_generator,
@@ -448,6 +462,10 @@ def _load_models(generator_ckpt, eval_expert_ckpt, segmenter_ckpt, device: str) 
     check_compatible(
         expert_cfg, gen_cfg, f"evaluation expert {eval_expert_ckpt} vs generator {generator_ckpt}"
     )
+    if segmenter_ckpt is None:
+        return _Models(generator, gen_cfg, mask, expert, expert_cfg, None, 0)
+    from mrisynth.engine.solvers.segmenter import load_segmenter
+
     segmenter, seg_cfg = load_segmenter(segmenter_ckpt, map_location=device)
     return _Models(generator, gen_cfg, mask, expert, expert_cfg, segmenter, seg_cfg.img_size)
 
@@ -459,14 +477,14 @@ def _check_data(seq: SpeechMRISequence, models: _Models, name: str) -> None:
             f"{name}: data at {seq.fps:g} fps but the generator synthesizes {cfg.fps:g} fps; "
             "prepare the data at the model's frame rate (prepare --set fps=...)"
         )
-    if seq.frames.shape[1:] != (cfg.img_size, cfg.img_size):
+    if seq.frames.shape[1:3] != (cfg.img_size, cfg.img_size) or seq.channels != cfg.channels:
         raise ValueError(
-            f"{name}: frames are {seq.frames.shape[1:]} px, the generator's img_size is "
-            f"{cfg.img_size}"
+            f"{name}: frames are {seq.frames.shape[1:3]} px with {seq.channels} channel(s), "
+            f"the generator's are {cfg.img_size} px with {cfg.channels}"
         )
     if seq.audio is None:
         raise ValueError(f"{name}: has no audio")
-    if seq.labels is None:
+    if seq.labels is None and models.segmenter is not None:
         raise ValueError(f"{name}: has no ground-truth labels (labels_path) to score anatomy")
 
 
@@ -492,9 +510,16 @@ def _float(frames: np.ndarray) -> np.ndarray:
     return f.astype(np.float32) / 255.0 if f.dtype == np.uint8 else f.astype(np.float32)
 
 
+def _luminance(frames: np.ndarray) -> np.ndarray:
+    """``(T, H, W)`` grey frames as they are; RGB ``(T, H, W, 3)`` → luminance (BT.709)."""
+    from skimage.color import rgb2gray
+
+    return frames if frames.ndim == 3 else rgb2gray(frames).astype(np.float32)
+
+
 def _side_by_side(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """``(T, H, 3W + 2)`` uint8: reference | synthesized | |difference| with 1-px separators."""
-    sep = np.ones((len(gt), gt.shape[1], 1), np.float32)
+    """``(T, H, 3W + 2[, 3])`` uint8: reference | synthesized | |difference|, 1-px separators."""
+    sep = np.ones((len(gt), gt.shape[1], 1, *gt.shape[3:]), np.float32)
     panel = np.concatenate([gt, sep, pred, sep, np.abs(pred - gt)], axis=2)
     return np.rint(np.clip(panel, 0, 1) * 255).astype(np.uint8)
 
@@ -524,7 +549,7 @@ def evaluate(
         generator_ckpt: ``generator.pt`` (:func:`mrisynth.engine.train.load_generator`).
         eval_expert_ckpt: the evaluation sync expert (trained separately from the generator's).
         segmenter_ckpt: articulator segmenter (:func:`~mrisynth.engine.solvers.segmenter.
-            load_segmenter`).
+            load_segmenter`), or None: no anatomical metrics (e.g. face video).
         out_dir: report folder (see :mod:`mrisynth.evaluation.report`).
         cfg: settings (default :class:`EvalConfig`).
         tracker: an open :class:`~mrisynth.engine.tracking.Tracker` (metrics and artifacts are
@@ -614,19 +639,21 @@ def evaluate(
             if phones_path
             else [None] * seq.n_frames
         )
+        anatomy = models.segmenter is not None
         rec = _Recording(
             seq=seq,
             frames=gt,
-            labels=np.asarray(seq.labels),
-            measures=measure_constrictions(seq.labels, seq.spacing_mm),
-            contours=tongue_contours(seq.labels, seq.spacing_mm),
-            flows=reference_flows(gt, cfg.warp_stride),
+            labels=np.asarray(seq.labels) if anatomy else None,
+            measures=measure_constrictions(seq.labels, seq.spacing_mm) if anatomy else None,
+            contours=tongue_contours(seq.labels, seq.spacing_mm) if anatomy else None,
+            flows=reference_flows(_luminance(gt), cfg.warp_stride),
             phones=phones,
             sync_offset_s=seq.audio_offset_s,
         )
         base = {"utterance": name, "speaker": seq.speaker, "language": seq.language}
         max_off = _max_offset(cfg, seq.fps, seq.n_frames, tv, name)
-        tip_x["reference"].append((rec.measures["tongue_tip_location_mm"][:, 0], phones))
+        if anatomy:
+            tip_x["reference"].append((rec.measures["tongue_tip_location_mm"][:, 0], phones))
 
         # ---- the recording itself: real, shifted audio, shuffled audio, segmenter
         real = _sync(models, cfg, gt, seq.audio, seq.sample_rate, seq.audio_offset_s, max_off)
@@ -634,6 +661,7 @@ def evaluate(
         real_row.update(
             lse_d=real.lse_d,
             lse_c=real.lse_c,
+            sync_bce=real.sync_bce,
             offset=float(real.offset),
             abs_offset=abs(real.offset),
         )
@@ -679,12 +707,13 @@ def evaluate(
                 curves["shuffled"].append(sh.distances)
         else:
             logger.warning("only one test utterance: no shuffled-audio control")
-        from mrisynth.models.segmenter import segment
+        if anatomy:
+            from mrisynth.models.segmenter import segment
 
-        seg_labels = segment(models.segmenter, gt, cfg.batch_size, img_size=models.seg_size)
-        seg_row, seg_extra = _anatomy(seg_labels, rec, cfg.hd95_stride)
-        rows.append({**base, "method": "segmenter", "condition": "real", **seg_row})
-        tip_x["segmenter"].append((seg_extra["per_frame"]["tongue_tip_x_mm"], phones))
+            seg_labels = segment(models.segmenter, gt, cfg.batch_size, img_size=models.seg_size)
+            seg_row, seg_extra = _anatomy(seg_labels, rec, cfg.hd95_stride)
+            rows.append({**base, "method": "segmenter", "condition": "real", **seg_row})
+            tip_x["segmenter"].append((seg_extra["per_frame"]["tongue_tip_x_mm"], phones))
 
         # ---- model and baselines per condition
         refs = adapt[seq.speaker]
@@ -734,11 +763,14 @@ def evaluate(
                 class_rows += _class_rows(
                     extra["per_frame"], phones, {**base, "method": method, "condition": cond}
                 )
-                tip_x[f"{method}.{cond}"].append((extra["per_frame"]["tongue_tip_x_mm"], phones))
+                if anatomy:
+                    tip_x[f"{method}.{cond}"].append(
+                        (extra["per_frame"]["tongue_tip_x_mm"], phones)
+                    )
                 if method == "model" and cond == first_cond:
                     if max_off == curve_k:
                         curves["model"].append(extra["sync"].distances)
-                    if trajectories is None:
+                    if trajectories is None and anatomy:
                         trajectories = {
                             "utterance": name,
                             "condition": cond,

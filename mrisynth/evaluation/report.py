@@ -77,6 +77,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "psnr": "max",
     "lse_d": "min",
     "lse_c": "max",
+    "sync_bce": "min",
     "abs_offset": "min",
     "dice_mean": "max",
     "hd95_mean_mm": "min",
@@ -98,6 +99,7 @@ COMPARED_METRICS = (
     "traj_r_mean",
     "lse_d",
     "lse_c",
+    "sync_bce",
 )
 _KEY_COLUMNS = ("utterance", "speaker", "language", "method", "condition")
 _TABLE_METRICS = (
@@ -107,6 +109,7 @@ _TABLE_METRICS = (
     "psnr",
     "lse_d",
     "lse_c",
+    "sync_bce",
     "abs_offset",
     "dice_mean",
     "hd95_mean_mm",

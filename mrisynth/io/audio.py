@@ -115,7 +115,9 @@ def read_audio(
 def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
     """Write ``samples`` ``(N,)`` or ``(N, C)`` at ``sr`` Hz; format from the suffix.
 
-    WAV is written as 32-bit float so that a write -> read round trip is bit-exact.
+    WAV is written as 32-bit float so that a write -> read round trip is bit-exact, and with
+    scipy rather than libsndfile, whose float WAVs carry a PEAK chunk with the write time: the
+    same samples then give the same bytes (DVC hashes of generated data stay put).
     """
     import soundfile as sf
 
@@ -126,6 +128,10 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
     if not np.isfinite(samples).all():
         raise AudioError(f"{path.name}: refusing to write audio with NaN or Inf")
     path.parent.mkdir(parents=True, exist_ok=True)
-    subtype = "FLOAT" if path.suffix.lower() == ".wav" else None
-    sf.write(str(path), samples, int(sr), subtype=subtype)
+    if path.suffix.lower() == ".wav":
+        from scipy.io import wavfile
+
+        wavfile.write(str(path), int(sr), samples)
+    else:
+        sf.write(str(path), samples, int(sr))
     return path

@@ -33,8 +33,13 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def read_video(path: str | Path, *, read_audio: bool = True) -> RawImage:
-    """Decode a video file to grey uint8 frames ``(T, H, W)``, fps and embedded audio.
+def read_video(path: str | Path, *, read_audio: bool = True, rgb: bool = False) -> RawImage:
+    """Decode a video file to uint8 frames, fps and embedded audio.
+
+    Args:
+        path: the video file.
+        read_audio: also decode the embedded audio (mono mix).
+        rgb: ``(T, H, W, 3)`` colour frames (a face video) instead of grey ``(T, H, W)``.
 
     Raises:
         FileNotFoundError: missing file.
@@ -46,10 +51,12 @@ def read_video(path: str | Path, *, read_audio: bool = True) -> RawImage:
     if not path.is_file():
         raise FileNotFoundError(f"video file not found: {path}")
     try:
-        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="gray", bits_per_pixel=8)
+        pix, bpp = ("rgb24", 24) if rgb else ("gray", 8)
+        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt=pix, bits_per_pixel=bpp)
         meta = next(gen)
         w, h = meta["size"]
-        frames = [np.frombuffer(buf, np.uint8).reshape(h, w) for buf in gen]
+        shape = (h, w, 3) if rgb else (h, w)
+        frames = [np.frombuffer(buf, np.uint8).reshape(shape) for buf in gen]
     except (OSError, RuntimeError, StopIteration, KeyError) as e:
         raise SequenceError(f"{path.name}: not a readable video file ({e})") from e
     if not frames:

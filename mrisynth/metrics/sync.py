@@ -10,6 +10,9 @@ Definitions (after syncnet_python, Chung & Zisserman 2016; Prajwal et al. 2020):
 - **LSE-D** = ``min_o D(o)`` (lower is better); **LSE-C** = ``median_o D(o) − min_o D(o)``
   (higher is better); **offset** = ``argmin_o D(o)`` in frames (positive: the audio matching
   frame ``i`` sits ``o`` frames later).
+- **sync BCE** = ``mean_i −log clip(cos(v_i, a_i), 1e-6, 1 − 1e-6)``: the expert's own training loss
+  on the in-sync windows (offset 0), i.e. the generator's sync loss (Wav2Lip); lower is better,
+  ln 2 ≈ 0.69 is a coin flip. Compare with the real video's value from the same expert.
 
 Difference to syncnet_python: it zero-pads the audio features at the ends, so pairs with a
 padded zero vector enter ``D(o)``; we average only valid pairs, which removes the bias that
@@ -24,7 +27,13 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["SyncScore", "offset_distance_curve", "lse_scores", "max_offset_frames"]
+__all__ = [
+    "SyncScore",
+    "offset_distance_curve",
+    "lse_scores",
+    "max_offset_frames",
+    "sync_bce",
+]
 
 
 def max_offset_frames(fps: float, span_ms: float = 600.0) -> int:
@@ -41,6 +50,7 @@ class SyncScore:
     offset: int
     offsets: np.ndarray  # (2K+1,) frame offsets
     distances: np.ndarray  # (2K+1,) mean distance per offset
+    sync_bce: float = float("nan")  # expert loss on the in-sync windows (offset 0)
 
 
 def offset_distance_curve(
@@ -81,4 +91,16 @@ def lse_scores(video_emb: np.ndarray, audio_emb: np.ndarray, max_offset: int) ->
         offset=int(offsets[k]),
         offsets=offsets,
         distances=dist,
+        sync_bce=sync_bce(video_emb, audio_emb),
     )
+
+
+def sync_bce(video_emb: np.ndarray, audio_emb: np.ndarray) -> float:
+    """Mean expert sync loss ``−log P(sync)`` of aligned window pairs ``(N, D)`` (see above)."""
+    v = np.asarray(video_emb, dtype=np.float64)
+    a = np.asarray(audio_emb, dtype=np.float64)
+    if v.shape != a.shape or v.ndim != 2:
+        raise ValueError(f"embeddings must both be (N, D), got {v.shape} and {a.shape}")
+    norm = np.linalg.norm(v, axis=1) * np.linalg.norm(a, axis=1)
+    cos = (v * a).sum(1) / np.maximum(norm, 1e-12)
+    return float(-np.log(np.clip(cos, 1e-6, 1.0 - 1e-6)).mean())  # as the expert's BCE

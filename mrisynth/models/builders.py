@@ -7,6 +7,7 @@ parameters, pinned by ``tests/models/test_models.py``:
 preset        C   px   fps    generator  sync expert  quality D  temporal D
 ============  ==  ===  =====  =========  ===========  =========  ==========
 face96        3   96   25     46.39 M    24.38 M      0.98 M     0.28 M
+face_small    3   64   25     0.61 M     1.10 M       0.061 M    0.072 M
 mri_small     1   64   83.28  0.59 M     1.05 M       0.061 M    0.072 M
 mri_base      1   96   83.28  13.30 M    8.25 M       0.24 M     0.072 M
 ============  ==  ===  =====  =========  ===========  =========  ==========

@@ -50,3 +50,16 @@ def test_config_errors_are_clear():
         PrepareConfig(roi="fixed")
     with pytest.raises(ValueError, match="percentiles"):
         PrepareConfig(percentiles=(99, 1))
+
+
+def test_prepare_keeps_the_colours_of_face_video():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(60, 120, (6, 96, 96, 3), dtype=np.uint8)
+    frames[..., 2] = 30  # little blue: a percentile stretch would push it to 0 or 255
+    seq = SpeechMRISequence(frames, fps=25.0, spacing_mm=1.0)
+    out = prepare_sequence(seq, None, PrepareConfig(img_size=48, source="face"))
+    assert out.frames.dtype == np.uint8 and out.frames.shape == (6, 48, 48, 3)
+    assert (out.frames[..., 2] == 30).all()
+    assert 60 <= out.frames[..., :2].min() and out.frames[..., :2].max() <= 120
+    with pytest.raises(ValueError, match="source must be 'mri' or 'face'"):
+        PrepareConfig(source="ultrasound")

@@ -162,3 +162,20 @@ def test_save_load_is_lossless(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(SequenceError, match="bad.npz"):
         SpeechMRISequence.load(tmp_path / "bad.npz")
+
+
+def test_rgb_video_is_one_sequence_type_too(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (10, 8, 6, 3), dtype=np.uint8)
+    frames[:, :, :, 0] = 200  # a red cast that resampling and saving must keep
+    seq = SpeechMRISequence(frames, fps=25.0, spacing_mm=1.0, labels=np.zeros((10, 8, 6), np.uint8))
+    assert (seq.channels, seq.height, seq.width) == (3, 8, 6)
+    assert seq.summary()["channels"] == 3
+    half = seq.resample(fps=12.5, spacing_mm=2.0)
+    assert half.frames.shape == (5, 4, 3, 3) and half.labels.shape == (5, 4, 3)
+    np.testing.assert_allclose(half.frames[..., 0], 200.0, atol=1e-3)
+    assert seq.crop(1, 1, 4, 4).frames.shape == (10, 4, 4, 3)
+    back = SpeechMRISequence.load(seq.save(tmp_path / "rgb.npz"))
+    np.testing.assert_array_equal(back.frames, frames)
+    with pytest.raises(SequenceError, match=r"RGB \(T, H, W, 3\)"):
+        SpeechMRISequence(np.zeros((2, 3, 3, 2), np.uint8), fps=10, spacing_mm=1.0)

@@ -75,3 +75,15 @@ def test_bad_audio(tmp_path):
         read_audio(tmp_path / "nan.wav")
     with pytest.raises(AudioError, match="NaN"):
         write_audio(tmp_path / "o.wav", x, SR)
+
+
+def test_wav_bytes_depend_only_on_the_samples(tmp_path):
+    import time
+
+    x = np.sin(np.linspace(0, 50, 8000)).astype(np.float32)
+    a = write_audio(tmp_path / "a.wav", x, 16000)
+    time.sleep(1.1)  # libsndfile's float WAVs stamp the write time into a PEAK chunk
+    b = write_audio(tmp_path / "b.wav", x, 16000)
+    assert a.read_bytes() == b.read_bytes()
+    y, sr = read_audio(a)
+    assert sr == 16000 and np.array_equal(y, x)

@@ -12,7 +12,7 @@ from mrisynth.metrics.anatomy import (
 )
 from mrisynth.metrics.image import ms_ssim, psnr, ssim
 from mrisynth.metrics.stats import intervals_overlap, summarize
-from mrisynth.metrics.sync import lse_scores, max_offset_frames
+from mrisynth.metrics.sync import lse_scores, max_offset_frames, sync_bce
 from mrisynth.metrics.temporal import flicker, temporal_gradient_difference, warping_error
 
 
@@ -55,6 +55,28 @@ def test_lse_offset_recovers_a_known_shift():
     assert shuffled.lse_d > score.lse_d + 1.0
     assert shuffled.lse_c < score.lse_c / 3
     assert max_offset_frames(83.28) == 50
+
+
+def test_sync_bce_known_cases_and_the_expert_loss():
+    import torch
+
+    from mrisynth.losses.sync import expert_bce
+
+    e = np.eye(4)
+    assert sync_bce(e, e) == pytest.approx(0.0, abs=1e-5)  # cos 1: certain sync
+    assert sync_bce(e, np.roll(e, 1, axis=0)) == pytest.approx(-np.log(1e-6))  # orthogonal
+    half = np.array([[1.0, 0.0]]), np.array([[0.5, np.sqrt(0.75)]])  # cos 60° = 0.5
+    assert sync_bce(*half) == pytest.approx(np.log(2.0))
+    # the same number as the expert's BCE on in-sync pairs (the generator's sync loss)
+    rng = np.random.default_rng(0)
+    v, a = np.abs(rng.normal(size=(9, 8))), np.abs(rng.normal(size=(9, 8)))
+    v, a = (
+        v / np.linalg.norm(v, axis=1, keepdims=True),
+        a / np.linalg.norm(a, axis=1, keepdims=True),
+    )
+    want = expert_bce(torch.from_numpy(a), torch.from_numpy(v), torch.ones(9))
+    assert sync_bce(v, a) == pytest.approx(float(want), rel=1e-6)
+    assert lse_scores(v, a, 2).sync_bce == pytest.approx(sync_bce(v, a))
 
 
 def test_dice_and_hd95_known_cases():

@@ -20,6 +20,7 @@ from mrisynth.models import (
 # Parameter counts (generator, sync expert, quality D, temporal D) per preset; see builders.py.
 PARAMS = {
     "face96": (46_394_099, 24_379_648, 981_505, 283_137),
+    "face_small": (607_299, 1_099_200, 61_249, 72_449),
     "mri_small": (594_193, 1_050_336, 60_961, 71_585),
     "mri_base": (13_295_889, 8_253_248, 241_729, 71_585),
 }
@@ -178,7 +179,8 @@ def test_model_config_validation():
     with pytest.raises(ValueError, match="img_size"):
         ModelConfig(img_size=8)
     with pytest.raises(
-        ValueError, match=r"unknown preset 'nope' in configs/model/ \(available: face96, mri_base"
+        ValueError,
+        match=r"unknown preset 'nope' in configs/model/ \(available: face96, face_small, mri_base",
     ):
         ModelConfig.preset("nope")
     with pytest.raises(ValueError, match=r"model\.widht: unknown key"):
