@@ -633,7 +633,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
     def _train_batches(self, data: Any, start: int, stop: int) -> Iterator[Any]:
-        if _is_batch_source(data):
+        if _is_batch_source(data) or _is_map_dataset(data):
             sampler = StepBatchSampler(
                 len(data),
                 self.cfg.batch_size,
@@ -643,21 +643,13 @@ class Trainer:
                 rank=self.dist.rank,
                 world_size=self.dist.world_size,
             )
+        if _is_batch_source(data):
             rank, seed = self.dist.rank, self.cfg.seed
             return (
                 data.get_batch(idx, derive_seed(seed, rank, step))
                 for step, idx in zip(itertools.count(start), sampler)
             )
         if _is_map_dataset(data):
-            sampler = StepBatchSampler(
-                len(data),
-                self.cfg.batch_size,
-                seed=self.cfg.seed,
-                start_step=start,
-                stop_step=stop,
-                rank=self.dist.rank,
-                world_size=self.dist.world_size,
-            )
             # An explicit generator keeps the DataLoader from drawing on the global torch RNG.
             gen = torch.Generator().manual_seed(derive_seed(self.cfg.seed, self.dist.rank, start))
             loader = DataLoader(

@@ -369,6 +369,17 @@ def _sync(
     return lse_scores(v, a, min(max_off, len(v) - 1))
 
 
+def _sync_row(score: SyncScore) -> dict[str, float]:
+    """The per-clip sync columns of a score."""
+    return {
+        "lse_d": score.lse_d,
+        "lse_c": score.lse_c,
+        "sync_bce": score.sync_bce,
+        "offset": float(score.offset),
+        "abs_offset": float(abs(score.offset)),
+    }
+
+
 def _max_offset(cfg: EvalConfig, fps: float, n_frames: int, tv: int, name: str) -> int:
     k = max_offset_frames(fps, cfg.sync_span_ms)
     n_windows = n_frames - tv + 1
@@ -404,13 +415,7 @@ def _score_video(
         "psnr": float(psnr(gt, pred).mean()),
     }
     s = _sync(models, cfg, pred, seq.audio, seq.sample_rate, rec.sync_offset_s, max_off)
-    row.update(
-        lse_d=s.lse_d,
-        lse_c=s.lse_c,
-        sync_bce=s.sync_bce,
-        offset=float(s.offset),
-        abs_offset=abs(s.offset),
-    )
+    row.update(_sync_row(s))
     extra: dict[str, Any] = {"per_frame": {}}
     if models.segmenter is not None:
         from mrisynth.models.segmenter import segment
@@ -658,13 +663,7 @@ def evaluate(
         # ---- the recording itself: real, shifted audio, shuffled audio, segmenter
         real = _sync(models, cfg, gt, seq.audio, seq.sample_rate, seq.audio_offset_s, max_off)
         real_row = {**base, "method": "real", "condition": "real", "n_frames": float(len(gt))}
-        real_row.update(
-            lse_d=real.lse_d,
-            lse_c=real.lse_c,
-            sync_bce=real.sync_bce,
-            offset=float(real.offset),
-            abs_offset=abs(real.offset),
-        )
+        real_row.update(_sync_row(real))
         for shift in cfg.offset_test_frames:
             s = _sync(
                 models,
@@ -697,10 +696,7 @@ def evaluate(
                     "method": "shuffled",
                     "condition": "real",
                     "audio_from": other.utterance_id,
-                    "lse_d": sh.lse_d,
-                    "lse_c": sh.lse_c,
-                    "offset": float(sh.offset),
-                    "abs_offset": abs(sh.offset),
+                    **_sync_row(sh),
                 }
             )
             if max_off == curve_k:
