@@ -1,8 +1,9 @@
 """Prepare recordings for training: find the vocal-tract ROI, crop, resize and normalise.
 
-``source="face"`` prepares the talking-face videos of the same manifest instead (column
-``face_path``, e.g. the phantom's frontal faces): RGB frames resized to ``img_size`` with their
-colours kept, and the video's own (embedded) audio, which is in sync with its frames.
+``source="face"`` prepares talking-face videos instead — the ``face_path`` column (the
+phantom's frontal faces, with their own in-sync audio) or, in a manifest of face clips only,
+``image_path``: RGB frames resized to ``img_size`` with their colours kept
+(:func:`load_face_sequence`).
 
 The ROI is found automatically per speaker from **temporal variance** (the articulators move,
 the skull does not): the intensity standard deviation over all of a speaker's frames is
@@ -204,8 +205,10 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
             for k, v in e.extra.items()
             if k.endswith("_path") and k not in ("labels_path", "prepared_path")
         }
-        if cfg.source == "face":  # frames and audio both came from the face video
-            extra["source_image_path"] = extra.pop("face_path")
+        if cfg.source == "face":  # frames (and, with face_path, audio) came from the face video
+            extra["source_image_path"] = extra.pop("face_path", None) or _rel(
+                manifest.parent / e.image_path, out_dir
+            )
         else:
             extra["source_image_path"] = _rel(manifest.parent / e.image_path, out_dir)
             if e.audio_path:
@@ -230,22 +233,22 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
 
 
 def load_face_sequence(entry, manifest_dir: str | Path) -> SpeechMRISequence:
-    """The RGB face video of a manifest entry (``face_path``) with its embedded audio.
+    """The RGB face video of a manifest entry with its audio.
 
-    Faces have no physical pixel spacing; 1 mm is recorded as a nominal value.
-
-    Raises:
-        SequenceError: the entry has no ``face_path``.
+    The video is ``face_path`` (the phantom writes one beside each MRI recording) or, in a
+    manifest of face clips only (LRS2/VoxCeleb-style), ``image_path``; the audio is
+    ``audio_path`` if given, else the video's own. Faces have no physical pixel spacing: 1 mm
+    is recorded as a nominal value.
     """
     from mrisynth.io import read_sequence
 
-    face = entry.extra.get("face_path")
-    if not face:
-        raise SequenceError(
-            f"{entry.id}: no face video (manifest column face_path) for prepare source 'face'"
-        )
     root = Path(manifest_dir)
-    seq = read_sequence(root / face, spacing_mm=1.0, data_root=root, rgb=True)
+    face = entry.extra.get("face_path")
+    audio = fps = None  # the phantom's row values (fps, audio) describe its MRI, not the face
+    if not face:  # a manifest of face videos: image_path is the video, audio_path its audio
+        face, fps = entry.image_path, entry.fps
+        audio = root / entry.audio_path if entry.audio_path else None
+    seq = read_sequence(root / face, audio=audio, fps=fps, spacing_mm=1.0, data_root=root, rgb=True)
     return seq.replace(
         utterance_id=entry.id,
         speaker=entry.speaker or seq.speaker,

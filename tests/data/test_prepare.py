@@ -63,3 +63,27 @@ def test_prepare_keeps_the_colours_of_face_video():
     assert 60 <= out.frames[..., :2].min() and out.frames[..., :2].max() <= 120
     with pytest.raises(ValueError, match="source must be 'mri' or 'face'"):
         PrepareConfig(source="ultrasound")
+
+
+def test_prepare_a_manifest_of_face_clips_only(tmp_path):
+    # an LRS2/VoxCeleb-style folder: the manifest's image_path is each face clip (with audio)
+    from mrisynth.data.manifest import ManifestEntry, write_manifest
+    from mrisynth.data.prepare import prepare_manifest
+    from mrisynth.io import write_mp4
+
+    rng = np.random.default_rng(2)
+    frames = np.full((25, 40, 40, 3), (180, 120, 90), np.uint8)  # 1 s of a skin-coloured face
+    frames[:, 25:30, 12:28] = rng.integers(0, 60, (25, 5, 16, 3))  # a moving "mouth"
+    audio = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
+    write_mp4(frames, tmp_path / "clips" / "s1_0001.mp4", fps=25.0, audio=audio, sr=16000)
+    manifest = write_manifest(
+        [ManifestEntry("s1_0001", "clips/s1_0001.mp4", speaker="s1", split="adapt")],
+        tmp_path / "manifest.csv",
+    )
+    out = prepare_manifest(manifest, tmp_path / "prep", PrepareConfig(img_size=32, source="face"))
+    seq = SpeechMRISequence.load(tmp_path / "prep" / "s1" / "s1_0001.npz")
+    assert seq.frames.shape == (25, 32, 32, 3) and seq.fps == 25.0
+    assert abs(seq.audio_duration_s - 1.0) < 0.1 and seq.sample_rate == 16000
+    red, green, blue = (float(seq.frames[:, :10, :, c].mean()) for c in range(3))
+    assert abs(red - 180) < 8 and abs(green - 120) < 8 and abs(blue - 90) < 8  # colours kept
+    assert "s1/s1_0001.npz" in out.read_text()
