@@ -21,7 +21,7 @@ import torch
 
 from mrisynth.transforms.mel import frames_to_mel_windows, log_mel
 
-__all__ = ["synthesize_frames", "sync_embeddings"]
+__all__ = ["synthesize_frames", "sync_embeddings", "side_by_side"]
 
 
 def _to_tchw(frames: np.ndarray) -> torch.Tensor:
@@ -148,3 +148,23 @@ def sync_embeddings(
         v_out.append(v_emb.float().cpu())
         a_out.append(a_emb.float().cpu())
     return torch.cat(v_out).numpy(), torch.cat(a_out).numpy()
+
+
+def side_by_side(reference: np.ndarray, synthesized: np.ndarray) -> np.ndarray:
+    """``(T, H, 3W + 2[, 3])`` uint8 panel: reference | synthesized | |difference|.
+
+    Args:
+        reference, synthesized: ``(T, H, W)`` or ``(T, H, W, 3)`` floats in [0, 1] (uint8 is
+            scaled), one shape. 1-px white separators between the panels.
+    """
+    ref, syn = (_unit(x) for x in (reference, synthesized))
+    if ref.shape != syn.shape:
+        raise ValueError(f"side_by_side: shapes differ, {ref.shape} vs {syn.shape}")
+    sep = np.ones((len(ref), ref.shape[1], 1, *ref.shape[3:]), np.float32)
+    panel = np.concatenate([ref, sep, syn, sep, np.abs(syn - ref)], axis=2)
+    return np.rint(np.clip(panel, 0, 1) * 255).astype(np.uint8)
+
+
+def _unit(frames: np.ndarray) -> np.ndarray:
+    f = np.asarray(frames)
+    return f.astype(np.float32) / 255.0 if f.dtype == np.uint8 else f.astype(np.float32)

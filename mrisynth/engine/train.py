@@ -76,6 +76,7 @@ __all__ = [
     "load_generator",
     "train_sync_expert",
     "train_generator",
+    "write_generator_samples",
 ]
 
 EXPORT_FORMAT = "mrisynth.model/1"
@@ -556,8 +557,56 @@ def _export(trainer: Trainer, filename: str, meta: dict[str, Any]) -> dict[str, 
 
 
 def _log_params(trainer: Trainer, tracker: Any, params: Mapping[str, Any]) -> None:
+    """The run's resolved config: MLflow params and a ``config.json`` artifact."""
     if tracker is not None and trainer.dist.is_main:
         tracker.log_params(params)
+        tracker.log_dict(json.loads(json.dumps(params, default=str)), "config.json")
+
+
+def _log_outputs(trainer: Trainer, tracker: Any, samples: Path | None = None) -> None:
+    """The training log (``metrics.jsonl``: the loss curves) and sample videos as artifacts."""
+    if tracker is None or not trainer.dist.is_main:
+        return
+    if trainer.metrics_file.is_file():
+        tracker.log_artifact(trainer.metrics_file, "train")
+    if samples is not None:
+        tracker.log_artifact(samples, "samples")
+
+
+def write_generator_samples(
+    generator_ckpt: str | Path, sequences: Sequence[Any], out_dir: str | Path
+) -> Path:
+    """Side-by-side MP4s with audio (recording | synthesized | difference), one per sequence.
+
+    The identity reference is each sequence's first frame (the image+audio condition); the
+    audio drives the rest. Written to ``out_dir/<utterance>.mp4``; returns ``out_dir``.
+    """
+    from mrisynth.io import write_mp4
+    from mrisynth.synthesis import side_by_side, synthesize_frames
+
+    generator, cfg = load_generator(generator_ckpt)
+    mask = read_model_checkpoint(generator_ckpt, "generator")["meta"]["mask"]
+    out = Path(out_dir)
+    for i, seq in enumerate(sequences):
+        pred = synthesize_frames(
+            generator,
+            cfg,
+            np.asarray(seq.frames)[:1],
+            seq.audio,
+            seq.sample_rate,
+            len(seq.frames),
+            np.asarray(mask.cpu().numpy() if hasattr(mask, "cpu") else mask, dtype=bool),
+            audio_offset_s=seq.audio_offset_s,
+        )
+        name = getattr(seq, "utterance_id", None) or f"sample_{i}"
+        write_mp4(
+            side_by_side(np.asarray(seq.frames), pred),
+            out / f"{name}.mp4",
+            fps=seq.fps,
+            audio=seq.audio_for_frames(0, len(seq.frames)),
+            sr=seq.sample_rate,
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------- entry points
@@ -632,7 +681,9 @@ def train_sync_expert(
         {"train": to_dict(cfg), "model": dataclasses.asdict(model_cfg), "options": to_dict(opts)},
     )
     trainer.fit(train_set, val_set)
-    return _export(trainer, "expert.pt", meta)
+    result = _export(trainer, "expert.pt", meta)
+    _log_outputs(trainer, tracker)
+    return result
 
 
 def train_generator(
@@ -790,4 +841,11 @@ def train_generator(
         },
     )
     trainer.fit(train_data, val_data)
-    return _export(trainer, "generator.pt", meta)
+    result = _export(trainer, "generator.pt", meta)
+    samples = None
+    if tracker is not None and trainer.dist.is_main and hasattr(val_seqs[0], "audio_for_frames"):
+        samples = write_generator_samples(
+            trainer.out_dir / "generator.pt", val_seqs[:1], trainer.out_dir / "samples"
+        )
+    _log_outputs(trainer, tracker, samples)
+    return result

@@ -522,20 +522,6 @@ def _luminance(frames: np.ndarray) -> np.ndarray:
     return frames if frames.ndim == 3 else rgb2gray(frames).astype(np.float32)
 
 
-def _side_by_side(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """``(T, H, 3W + 2[, 3])`` uint8: reference | synthesized | |difference|, 1-px separators."""
-    sep = np.ones((len(gt), gt.shape[1], 1, *gt.shape[3:]), np.float32)
-    panel = np.concatenate([gt, sep, pred, sep, np.abs(pred - gt)], axis=2)
-    return np.rint(np.clip(panel, 0, 1) * 255).astype(np.uint8)
-
-
-def _audio_from_frame0(seq: SpeechMRISequence) -> np.ndarray:
-    """Audio re-based so that sample 0 sits at frame 0 (pads or trims ``audio_offset_s``)."""
-    k = int(round(seq.audio_offset_s * seq.sample_rate))
-    a = seq.audio
-    return np.concatenate([np.zeros(k, np.float32), a]) if k > 0 else a[-k:]
-
-
 # ---------------------------------------------------------------------------------- main
 def evaluate(
     prepared_csv: str | Path,
@@ -571,7 +557,7 @@ def evaluate(
     from mrisynth.evaluation.report import write_report
     from mrisynth.io import write_mp4
     from mrisynth.models.syncnet import frames_in_window
-    from mrisynth.synthesis import synthesize_frames
+    from mrisynth.synthesis import side_by_side, synthesize_frames
 
     cfg = cfg or EvalConfig()
     prepared_csv = Path(prepared_csv)
@@ -782,10 +768,10 @@ def evaluate(
                     if len(videos) < cfg.n_videos:
                         rel = f"videos/{name}_{cond}.mp4"
                         write_mp4(
-                            _side_by_side(gt, pred),
+                            side_by_side(gt, pred),
                             out / rel,
                             fps=seq.fps,
-                            audio=_audio_from_frame0(seq),
+                            audio=seq.audio_for_frames(0, seq.n_frames),
                             sr=seq.sample_rate,
                         )
                         videos.append(rel)

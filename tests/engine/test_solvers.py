@@ -545,3 +545,48 @@ def test_cli_train_expert_from_manifest(tmp_path):
         cli.build_configs("expert", "mri_small", ["lr=1"], str(tmp_path))
     with pytest.raises(ConfigError, match="model.img_sise"):
         cli.build_configs("expert", "mri_small", ["model.img_sise=1"], str(tmp_path))
+
+
+class _Recorder:
+    """Records the Tracker calls of a training run."""
+
+    def __init__(self):
+        self.params, self.dicts, self.artifacts = {}, {}, []
+
+    def log_params(self, config):
+        self.params.update(config)
+
+    def log_metrics(self, metrics, step):
+        pass
+
+    def log_dict(self, data, artifact_file):
+        self.dicts[artifact_file] = data
+
+    def log_artifact(self, path, artifact_path=None):
+        self.artifacts.append((artifact_path, path))
+
+
+def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
+    from mrisynth.io.video import read_video
+
+    rec = _Recorder()
+    weights = dataclasses.replace(GeneratorLossWeights.mri(), sync=0.0, gan=0.0)
+    train_generator(
+        TRAIN[:2],
+        VAL[:1],
+        tiny_cfg(),
+        run_cfg(tmp_path, max_steps=2, eval_interval=2, log_interval=1),
+        None,
+        loss_weights=weights,
+        options=GeneratorOptions(max_val_clips=4),
+        tracker=rec,
+    )
+    assert rec.dicts["config.json"]["loss"]["gan"] == 0.0
+    assert rec.dicts["config.json"]["model"]["img_size"] == SIZE
+    logged = dict(rec.artifacts)
+    assert logged["train"] == tmp_path / "metrics.jsonl"
+    video = next(logged["samples"].glob("*.mp4"))  # recording | synthesized | difference
+    clip = read_video(video)
+    assert clip.frames.shape == (VAL[0].n_frames, SIZE, 3 * SIZE + 2)
+    assert clip.audio is not None  # the sample plays with its audio, as long as the video
+    assert abs(len(clip.audio) / clip.sample_rate - VAL[0].duration_s) < 0.1
