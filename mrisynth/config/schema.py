@@ -100,6 +100,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own message names what is wrong
+            return _coerce(value, options[0], where)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -128,7 +131,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
             return tuple(
-                _coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value))
+                _coerce(v, a, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value))
             )
         inner = args[0] if args else Any
         seq = [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]

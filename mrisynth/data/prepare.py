@@ -59,8 +59,9 @@ class PrepareConfig:
         roi_top_fraction: share of highest-variance pixels whose extent centres the ROI.
         percentiles: intensity percentiles mapped to 0 and 255 (robust normalisation).
         fps: resample to this frame rate (None keeps the recording's rate).
-        source: ``"mri"`` (``image_path``) or ``"face"`` (``face_path`` RGB videos; the ROI
-            settings and percentiles do not apply).
+        source: ``"mri"`` (``image_path``) or ``"face"`` (``face_path`` RGB videos: no
+            automatic ROI and no percentiles; ``roi="fixed"`` crops ``roi_box_mm`` given in
+            pixels, faces having a nominal 1 mm spacing).
     """
 
     img_size: int = 64
@@ -178,8 +179,8 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
             seqs = [load_face_sequence(e, manifest.parent) for e in group]
         else:
             seqs = [load_sequence(e, manifest.parent) for e in group]
-        if cfg.source == "face":
-            box = None  # a face video is already the face crop
+        if cfg.source == "face" and cfg.roi == "auto":
+            box = None  # a face video is already a face crop (roi: fixed crops it tighter)
         elif cfg.roi == "auto":
             box = find_vocal_tract_roi(seqs, cfg.roi_size_mm, cfg.roi_top_fraction)
         elif cfg.roi == "fixed":

@@ -13,6 +13,7 @@ class Inner:
     width: int = 8
     kind: Literal["a", "b"] = "a"
     scales: tuple[float, ...] = (1.0, 2.0)
+    box: tuple[int, float] | None = None
 
     def __post_init__(self):
         if self.width < 1:
@@ -30,6 +31,13 @@ def test_round_trip_and_coercion():
     cfg = from_dict(Outer, {"lr": "2e-4", "inner": {"width": 16.0, "scales": [1, 3]}})
     assert cfg.lr == 2e-4 and cfg.inner.width == 16 and cfg.inner.scales == (1.0, 3.0)
     assert from_dict(Outer, to_dict(cfg)) == cfg
+    # fixed-length tuples: each value is coerced to its own position's type
+    box = from_dict(Outer, {"inner": {"box": [3.0, 2]}}).inner.box
+    assert box == (3, 2.0) and type(box[0]) is int and type(box[1]) is float
+    with pytest.raises(ConfigError, match=r"inner\.box\[0\]: expected an integer"):
+        from_dict(Outer, {"inner": {"box": ["x", 2]}})
+    with pytest.raises(ConfigError, match=r"inner\.box: expected 2 values, got 3"):
+        from_dict(Outer, {"inner": {"box": [1, 2, 3]}})
 
 
 @pytest.mark.parametrize(
