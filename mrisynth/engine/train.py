@@ -74,6 +74,7 @@ __all__ = [
     "read_model_checkpoint",
     "load_sync_expert",
     "load_generator",
+    "generator_mask",
     "train_sync_expert",
     "train_generator",
     "write_generator_samples",
@@ -504,11 +505,17 @@ def load_generator(
 ) -> tuple[Generator, ModelConfig]:
     """Rebuild a trained generator (eval mode) and its config from ``path``.
 
-    The inpainting mask it was trained with is in ``read_model_checkpoint(path)["meta"]["mask"]``
-    (``(H, W)`` bool tensor). Arguments and errors as :func:`load_sync_expert`.
+    The inpainting mask it was trained with: :func:`generator_mask`. Arguments and errors as
+    :func:`load_sync_expert`.
     """
     expected = dict(fps=fps, sample_rate=sample_rate, img_size=img_size, channels=channels)
     return _load(path, "generator", build_generator, model_cfg, map_location, expected)
+
+
+def generator_mask(path: str | Path) -> np.ndarray:
+    """The ``(H, W)`` bool region a generator checkpoint was trained to paint."""
+    mask = read_model_checkpoint(path, "generator")["meta"]["mask"]
+    return np.asarray(mask.cpu().numpy() if hasattr(mask, "cpu") else mask, dtype=bool)
 
 
 def _select_record(metrics_file: Path, metric: str, mode: str) -> dict[str, Any]:
@@ -585,7 +592,7 @@ def write_generator_samples(
     from mrisynth.synthesis import side_by_side, synthesize_frames
 
     generator, cfg = load_generator(generator_ckpt)
-    mask = read_model_checkpoint(generator_ckpt, "generator")["meta"]["mask"]
+    mask = generator_mask(generator_ckpt)
     out = Path(out_dir)
     for i, seq in enumerate(sequences):
         pred = synthesize_frames(
@@ -595,7 +602,7 @@ def write_generator_samples(
             seq.audio,
             seq.sample_rate,
             len(seq.frames),
-            np.asarray(mask.cpu().numpy() if hasattr(mask, "cpu") else mask, dtype=bool),
+            mask,
             audio_offset_s=seq.audio_offset_s,
         )
         name = getattr(seq, "utterance_id", None) or f"sample_{i}"

@@ -455,14 +455,13 @@ def _class_rows(
 def _load_models(generator_ckpt, eval_expert_ckpt, segmenter_ckpt, device: str) -> _Models:
     from mrisynth.engine.train import (
         check_compatible,
+        generator_mask,
         load_generator,
         load_sync_expert,
-        read_model_checkpoint,
     )
 
     generator, gen_cfg = load_generator(generator_ckpt, map_location=device)
-    mask = read_model_checkpoint(generator_ckpt, "generator")["meta"]["mask"]
-    mask = np.asarray(mask.cpu().numpy() if hasattr(mask, "cpu") else mask, dtype=bool)
+    mask = generator_mask(generator_ckpt)
     expert, expert_cfg = load_sync_expert(eval_expert_ckpt, map_location=device)
     check_compatible(
         expert_cfg, gen_cfg, f"evaluation expert {eval_expert_ckpt} vs generator {generator_ckpt}"
