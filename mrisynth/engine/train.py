@@ -61,6 +61,7 @@ from mrisynth.models.builders import (
 )
 from mrisynth.models.generator import Generator
 from mrisynth.models.syncnet import SyncExpert
+from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
 
@@ -663,6 +664,7 @@ def train_sync_expert(
 
     cfg = dataclasses.replace(train_cfg, best_metric=train_cfg.best_metric or "valid/loss")
     meta = _meta("sync_expert", model_cfg)
+    seed_model_init(cfg.seed)
     solver = SyncExpertSolver(
         build_sync_expert(model_cfg),
         lr=opts.lr,
@@ -787,6 +789,7 @@ def train_generator(
     val_clips = AVClipDataset(val_seqs, n_frames=n_val_clip, seed=train_cfg.seed + 1, **common)
     val_keep = _spread(len(val_clips), opts.max_val_clips)
 
+    seed_model_init(train_cfg.seed)
     quality, temporal = build_discriminators(model_cfg)
     meta = _meta(
         "generator",

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "derive_seed", "rng_state", "set_rng_state"]
+__all__ = [
+    "seed_everything",
+    "seed_model_init",
+    "derive_seed",
+    "rng_state",
+    "set_rng_state",
+]
 
 
 def derive_seed(*keys: int) -> int:
@@ -44,6 +50,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds all CUDA devices
+
+
+_INIT_STREAM = 2**31 - 2  # derive_seed key of model initialisation (apart from rank streams)
+
+
+def seed_model_init(seed: int) -> None:
+    """Seed the global RNGs before models are built, from the run's seed alone.
+
+    Initial weights then depend on the seed only — not on what the process drew before —
+    so two runs with one seed train identically, and every DDP rank starts from the same
+    weights. Call it right before building the models of a run.
+    """
+    seed_everything(derive_seed(int(seed), _INIT_STREAM))
 
 
 def rng_state() -> dict[str, Any]:

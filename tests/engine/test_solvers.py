@@ -590,3 +590,30 @@ def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
     assert clip.frames.shape == (VAL[0].n_frames, SIZE, 3 * SIZE + 2)
     assert clip.audio is not None  # the sample plays with its audio, as long as the video
     assert abs(len(clip.audio) / clip.sample_rate - VAL[0].duration_s) < 0.1
+
+
+def test_one_seed_one_run_whatever_the_process_drew_before(tmp_path):
+    # initial weights come from the run's seed, not from the global RNG state at build time
+    weights = dataclasses.replace(GeneratorLossWeights.mri(), sync=0.0, gan=0.0)
+    runs = []
+    for noise in (123, 456):
+        torch.manual_seed(noise)
+        np.random.seed(noise)
+        out = tmp_path / str(noise)
+        train_generator(
+            TRAIN[:2],
+            VAL[:1],
+            tiny_cfg(),
+            run_cfg(out, max_steps=3, eval_interval=3, log_interval=1),
+            None,
+            loss_weights=weights,
+            options=GeneratorOptions(max_val_clips=4),
+        )
+        runs.append(torch.load(out / "generator.pt", weights_only=True)["models"]["generator"])
+    assert runs[0].keys() == runs[1].keys()
+    for k in runs[0]:
+        assert torch.equal(runs[0][k], runs[1][k]), k
+    other = dataclasses.replace(run_cfg(tmp_path / "s1", max_steps=3, eval_interval=3), seed=1)
+    train_generator(TRAIN[:2], VAL[:1], tiny_cfg(), other, None, loss_weights=weights)
+    s1 = torch.load(tmp_path / "s1" / "generator.pt", weights_only=True)["models"]["generator"]
+    assert not torch.equal(s1["head.weight"], runs[0]["head.weight"])  # another seed: another run

@@ -53,6 +53,7 @@ from mrisynth.models.segmenter import (
     check_frames,
     pad_to_multiple,
 )
+from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ def train_segmenter(
     _check_size(val_frames, cfg, "val_frames")
     train_set = SegmentationDataset(train_frames, train_labels, cfg.n_classes, name="train")
     val_set = SegmentationDataset(val_frames, val_labels, cfg.n_classes, name="val")
+    seed_model_init(train_cfg.seed)
     model = build_segmenter(cfg)
     trainer = Trainer(train_cfg, SegmenterSolver(cfg, model), tracker=tracker)
     if init_from is not None:
