@@ -49,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split-val", required=True, help="manifest split(s) to validate on (held-out speakers)"
     )
-    parser.add_argument("--model-preset", default="mri_small", help="face96 | mri_small | mri_base")
+    parser.add_argument(
+        "--model-preset",
+        default="mri_small",
+        help="a configs/model/ preset (mri_small, mri_base, face_small, face96) or a YAML path",
+    )
     parser.add_argument(
         "--params",
         help="experiment params.yaml: 'presets.model' + 'model' give the model config and the "
