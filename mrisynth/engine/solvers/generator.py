@@ -15,8 +15,9 @@ One step (``train=True``):
 Batches come from :class:`~mrisynth.data.dataset.AVClipDataset` with a sync window (uint8) or
 its :class:`~mrisynth.data.dataset.DeviceClipBank` (floats in [0, 1], already on the device):
 ``frames``/``masked``/``reference`` ``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``,
-``sync_mel`` ``(B, 1, n_mels, n_win_sync)``. Validation returns ``l1``, ``ssim``, ``sync_gen`` (expert loss on generated
-windows), ``sync_real`` (on the real ones: the reference level) and the generator ``loss``.
+``sync_mel`` ``(B, 1, n_mels, n_win_sync)``. Validation returns ``l1``, ``ssim``, ``sync_gen``
+(expert loss on generated windows), ``sync_real`` (on the real ones: the reference level) and
+the generator ``loss``.
 """
 
 from __future__ import annotations
