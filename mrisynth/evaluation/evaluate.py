@@ -297,6 +297,12 @@ def _anatomy(
             row[f"hd95_{a}_mm"] = _nanmean(hd[:, k])
         row["dice_mean"] = _nanmean(dice[:, ids])
         row["hd95_mean_mm"] = _nanmean(hd[:, ids])
+        # a class present on one side only scores the image diagonal (anatomy module), so a
+        # few such frames can move the mean; the median over frames is the robust companion
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # frames where all are empty
+            hd_per_frame = np.nanmean(hd[:, ids], axis=1)
+        row["hd95_median_mm"] = _nanmedian(hd_per_frame)
     measures = measure_constrictions(pred_labels, sp)
     degree = [f"{p}_degree_mm" for p in CONSTRICTION_PLACES]
     deg_err = constriction_errors(
@@ -331,6 +337,12 @@ def _nanmean(v) -> float:
     a = np.asarray(v, dtype=np.float64)
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else float("nan")
+
+
+def _nanmedian(v) -> float:
+    a = np.asarray(v, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
 
 
 # ---------------------------------------------------------------------------------- scoring

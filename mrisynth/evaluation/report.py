@@ -81,6 +81,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "abs_offset": "min",
     "dice_mean": "max",
     "hd95_mean_mm": "min",
+    "hd95_median_mm": "min",
     "degree_err_mean_mm": "min",
     "location_err_mean_mm": "min",
     "tongue_contour_mm": "min",
@@ -93,6 +94,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
 COMPARED_METRICS = (
     "dice_mean",
     "hd95_mean_mm",
+    "hd95_median_mm",
     "degree_err_mean_mm",
     "location_err_mean_mm",
     "tongue_contour_mm",
@@ -113,6 +115,7 @@ _TABLE_METRICS = (
     "abs_offset",
     "dice_mean",
     "hd95_mean_mm",
+    "hd95_median_mm",
     "degree_err_mean_mm",
     "location_err_mean_mm",
     "tongue_contour_mm",

@@ -15,7 +15,10 @@ import pytest
 from mrisynth.config.schema import ConfigError
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.evaluation.evaluate import (
+    ARTICULATORS,
     EvalConfig,
+    _anatomy,
+    _Recording,
     _retroflex_check,
     check_videos_comparable,
     frame_phones,
@@ -283,6 +286,40 @@ def test_tongue_contour_in_mm():
     c = contours[0]
     assert c[:, 0].min() == pytest.approx(3.5) and c[:, 0].max() == pytest.approx(13.5)  # x, col
     assert c[:, 1].min() == pytest.approx(9.0) and c[:, 1].max() == pytest.approx(19.0)  # y, 2 mm
+
+
+def test_anatomy_of_the_reference_itself_and_one_lost_tongue():
+    """Labels scored against themselves: Dice 1, HD95 0, no constriction error; erasing the
+    tongue in one frame costs that frame the image diagonal in HD95: the mean moves, the median
+    over frames does not."""
+    from mrisynth.metrics.constriction import measure_constrictions
+    from mrisynth.phantom.corpus import PhantomConfig, Utterance, synthesize_utterance
+
+    seq = synthesize_utterance(
+        PhantomConfig(face=False), Utterance("u0", "spk00", 0, "en", 0, "test", 5)
+    )["sequence"]
+    labels = np.asarray(seq.labels)
+    rec = _Recording(
+        seq=seq,
+        frames=seq.frames,
+        labels=labels,
+        measures=measure_constrictions(labels, seq.spacing_mm),
+        contours=tongue_contours(labels, seq.spacing_mm),
+        flows=[],
+        phones=[None] * seq.n_frames,
+        sync_offset_s=0.0,
+    )
+    same, _ = _anatomy(labels, rec, hd95_stride=4)
+    assert same["dice_mean"] == 1.0 and same["hd95_mean_mm"] == 0.0
+    assert same["hd95_median_mm"] == 0.0 and same["degree_err_mean_mm"] == 0.0
+    lost = labels.copy()
+    lost[8][lost[8] == LABELS["tongue"]] = LABELS["airway"]  # frame 8: scored at stride 4
+    row, _ = _anatomy(lost, rec, hd95_stride=4)
+    n_scored = len(range(0, len(labels), 4))
+    diagonal = np.hypot(*(n * s for n, s in zip(labels.shape[1:], seq.spacing_mm)))
+    assert row["hd95_tongue_mm"] == pytest.approx(diagonal / n_scored, rel=1e-6)
+    assert row["hd95_mean_mm"] >= diagonal / (len(ARTICULATORS) * n_scored) - 1e-9
+    assert row["hd95_median_mm"] == 0.0 and row["dice_mean"] < 1.0
 
 
 # ---------------------------------------------------------------------------------- end to end

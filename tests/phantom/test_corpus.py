@@ -217,3 +217,25 @@ def test_preview_strip_and_video(tmp_path):
     video = read_sequence(mp4, spacing_mm=1.0)
     assert video.audio is not None and video.audio_duration_s > 0.5  # audio is muxed in
     assert video.fps == pytest.approx(83.28, rel=1e-3)
+
+
+def test_written_corpus_is_byte_identical_across_runs(tmp_path):
+    """DVC hashes the phantom stage's output: a re-run must not change a single byte (no
+    timestamps in npz/WAV/MP4 headers), or every downstream stage's hash changes with it."""
+    cfg = PhantomConfig(
+        n_pretrain_speakers=1,
+        n_target_speakers=1,
+        languages=("en",),
+        pretrain_utterances_per_language=1,
+        adapt_utterances_per_language=0,
+        test_utterances_per_language=1,
+        workers=1,
+    )
+    digests = []
+    for run in ("a", "b"):
+        build_corpus(cfg, tmp_path / run, progress=False)
+        files = sorted(p for p in (tmp_path / run).rglob("*") if p.is_file())
+        digests.append({p.relative_to(tmp_path / run): p.read_bytes() for p in files})
+    assert digests[0].keys() == digests[1].keys() and len(digests[0]) > 5
+    differing = [str(k) for k in digests[0] if digests[0][k] != digests[1][k]]
+    assert not differing, differing
