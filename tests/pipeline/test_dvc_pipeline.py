@@ -138,6 +138,16 @@ def test_quickstart_pipeline_tiny(tmp_path):
     third = _dvc(root, "repro", "experiments/ci/dvc.yaml")
     assert _ran(third) == ["evaluate"]
 
+    # a sweep point as README shows it: `-S` names the experiment's params file (a bare key
+    # would be looked up in a params.yaml at the repository root and fail)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost"]
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-qm", "tiny"], cwd=root, check=True, capture_output=True)
+    sweep = "experiments/ci/params.yaml:evaluate.seed=2"
+    fourth = _dvc(root, "exp", "run", "experiments/ci/dvc.yaml", "-S", sweep)
+    assert _ran(fourth) == ["evaluate"]
+    assert yaml.safe_load((exp / "params.yaml").read_text())["evaluate"]["seed"] == 2
+
 
 _FACE_PRESETS = {k: v for k, v in TINY["presets"].items() if k != "segmenter"}
 FACE_TINY = {  # the tiny quickstart on the phantom's faces (no segmenter: no articulators)
