@@ -566,21 +566,26 @@ class _Recorder:
         self.artifacts.append((artifact_path, path))
 
 
-def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
-    from mrisynth.io.video import read_video
-
-    rec = _Recorder()
-    weights = dataclasses.replace(GeneratorLossWeights.mri(), sync=0.0, gan=0.0)
+def _reconstruction_only_run(out, steps: int, tracker=None, seed: int | None = None) -> None:
+    """A few generator steps on two tiny recordings, without the expert and the GAN."""
+    cfg = run_cfg(out, max_steps=steps, eval_interval=steps, log_interval=1)
     train_generator(
         TRAIN[:2],
         VAL[:1],
         tiny_cfg(),
-        run_cfg(tmp_path, max_steps=2, eval_interval=2, log_interval=1),
+        cfg if seed is None else dataclasses.replace(cfg, seed=seed),
         None,
-        loss_weights=weights,
+        loss_weights=dataclasses.replace(GeneratorLossWeights.mri(), sync=0.0, gan=0.0),
         options=GeneratorOptions(max_val_clips=4),
-        tracker=rec,
+        tracker=tracker,
     )
+
+
+def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
+    from mrisynth.io.video import read_video
+
+    rec = _Recorder()
+    _reconstruction_only_run(tmp_path, 2, tracker=rec)
     assert rec.dicts["config.json"]["loss"]["gan"] == 0.0
     assert rec.dicts["config.json"]["model"]["img_size"] == SIZE
     logged = dict(rec.artifacts)
@@ -594,26 +599,16 @@ def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
 
 def test_one_seed_one_run_whatever_the_process_drew_before(tmp_path):
     # initial weights come from the run's seed, not from the global RNG state at build time
-    weights = dataclasses.replace(GeneratorLossWeights.mri(), sync=0.0, gan=0.0)
     runs = []
     for noise in (123, 456):
         torch.manual_seed(noise)
         np.random.seed(noise)
         out = tmp_path / str(noise)
-        train_generator(
-            TRAIN[:2],
-            VAL[:1],
-            tiny_cfg(),
-            run_cfg(out, max_steps=3, eval_interval=3, log_interval=1),
-            None,
-            loss_weights=weights,
-            options=GeneratorOptions(max_val_clips=4),
-        )
+        _reconstruction_only_run(out, 3)
         runs.append(torch.load(out / "generator.pt", weights_only=True)["models"]["generator"])
     assert runs[0].keys() == runs[1].keys()
     for k in runs[0]:
         assert torch.equal(runs[0][k], runs[1][k]), k
-    other = dataclasses.replace(run_cfg(tmp_path / "s1", max_steps=3, eval_interval=3), seed=1)
-    train_generator(TRAIN[:2], VAL[:1], tiny_cfg(), other, None, loss_weights=weights)
+    _reconstruction_only_run(tmp_path / "s1", 3, seed=1)
     s1 = torch.load(tmp_path / "s1" / "generator.pt", weights_only=True)["models"]["generator"]
     assert not torch.equal(s1["head.weight"], runs[0]["head.weight"])  # another seed: another run
