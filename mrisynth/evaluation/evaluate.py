@@ -333,15 +333,18 @@ def _anatomy(
     return row, {"per_frame": per_frame, "measures": measures}
 
 
-def _nanmean(v) -> float:
+def _finite(v) -> np.ndarray:
     a = np.asarray(v, dtype=np.float64)
-    a = a[np.isfinite(a)]
+    return a[np.isfinite(a)]
+
+
+def _nanmean(v) -> float:
+    a = _finite(v)
     return float(a.mean()) if a.size else float("nan")
 
 
 def _nanmedian(v) -> float:
-    a = np.asarray(v, dtype=np.float64)
-    a = a[np.isfinite(a)]
+    a = _finite(v)
     return float(np.median(a)) if a.size else float("nan")
 
 

@@ -147,7 +147,7 @@ def test_formants_follow_the_articulators():
     assert fi[1] > fa[1] + 400
 
 
-def _one_speaker_corpus(**overrides) -> PhantomConfig:
+def _tiny_corpus(**overrides) -> PhantomConfig:
     """Two speakers, English, one utterance per split: a corpus written in seconds."""
     base = dict(
         n_pretrain_speakers=1,
@@ -162,7 +162,7 @@ def _one_speaker_corpus(**overrides) -> PhantomConfig:
 
 
 def test_written_corpus_reads_back_like_real_data(tmp_path):
-    cfg = _one_speaker_corpus(max_audio_offset_s=0.05, scanner_noise=True)
+    cfg = _tiny_corpus(max_audio_offset_s=0.05, scanner_noise=True)
     manifest = build_corpus(cfg, tmp_path, progress=False)
     entries = read_manifest(manifest)
     assert [e.split for e in entries].count("test") == 1
@@ -226,7 +226,7 @@ def test_preview_strip_and_video(tmp_path):
 def test_written_corpus_is_byte_identical_across_runs(tmp_path):
     """DVC hashes the phantom stage's output: a re-run must not change a single byte (no
     timestamps in npz/WAV/MP4 headers), or every downstream stage's hash changes with it."""
-    cfg = _one_speaker_corpus(adapt_utterances_per_language=0)
+    cfg = _tiny_corpus(adapt_utterances_per_language=0)
     digests = []
     for run in ("a", "b"):
         build_corpus(cfg, tmp_path / run, progress=False)
