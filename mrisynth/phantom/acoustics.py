@@ -10,11 +10,19 @@ frication noise injected just downstream of the narrowest constriction, plus a s
 burst when a complete closure (with pressure built up behind it) is released. Lip and nostril
 volume velocities are summed and differentiated (radiation, +6 dB/oct).
 
-References (see ``shared/reference/speech-production.md`` §4): junction reflection
-``r = (A_{i-1} − A_i)/(A_{i-1} + A_i)`` (pressure waves); glottal/lip reflections +0.75/−0.85,
-per-section loss and a 3-way nasal junction as in Pink Trombone; voicing stops once the
-supraglottal area falls below 0.07 cm²; frication needs a constriction below ~0.2 cm²
-(Stevens 1998); voiced fricatives ~7 dB weaker than voiceless ones.
+References:
+
+- Kelly, J. L. & Lochbaum, C. C. (1962), "Speech synthesis", Proc. 4th International Congress
+  on Acoustics, Copenhagen, paper G42: the tube of cylindrical sections and the junction
+  reflection ``r = (A_{i-1} − A_i)/(A_{i-1} + A_i)`` (pressure waves).
+- Thapen, N. (2017), *Pink Trombone* (interactive KL vocal-tract synthesiser; C port in
+  P. Batchelor's ``voc``, 2017): glottal/lip reflections +0.75/−0.85, a per-section loss and a
+  3-way junction joining the nasal branch.
+- Rosenberg, A. E. (1971), "Effect of glottal pulse shape on the quality of natural vowels",
+  J. Acoust. Soc. Am. 49(2B), 583–590: the glottal pulse.
+- Stevens, K. N. (1998), *Acoustic Phonetics*, MIT Press: voicing stops once the supraglottal
+  area falls below 0.07 cm²; frication needs a constriction below ~0.2 cm²; voiced fricatives
+  are ~7 dB weaker than voiceless ones; radiation rises ~+6 dB/oct.
 
 Modelling choices worth knowing:
 

@@ -15,6 +15,10 @@ gesture onsets.  Two layers set the targets:
   segment start.
 
 The solution is piecewise closed-form, so planning is far faster than real time.
+
+The state layout (:data:`ARTICULATORY_PARAMS`) and the reference postures (:func:`neutral_state`,
+:func:`rest_state`) live in :mod:`mrisynth.phantom.articulatory_state`, below both this module and
+:mod:`mrisynth.phantom.geometry`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -25,6 +29,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from mrisynth.phantom.anatomy import SpeakerAnatomy
+from mrisynth.phantom.articulatory_state import (
+    ARTICULATORY_PARAMS,
+    N_PARAMS,
+    PARAM_INDEX,
+    neutral_state,
+    rest_state,
+)
+from mrisynth.phantom.geometry import VocalTractGeometry
 from mrisynth.phantom.inventory import SILENCE, Phoneme, PhoneSegment
 
 __all__ = [
@@ -39,25 +51,8 @@ __all__ = [
     "critically_damped_step",
 ]
 
-#: Articulatory state vector layout (mm unless stated).
-ARTICULATORY_PARAMS: tuple[str, ...] = (
-    "jaw_open_mm",  # lower-incisor drop from occlusion, 0..~25
-    "lip_aperture_mm",  # vertical lip opening; < 0 = compressed (bilabial closure)
-    "lip_protrusion_mm",  # forward lip displacement (rounding)
-    "lip_width_mm",  # horizontal mouth opening, 35..55 (face, lip area)
-    "tongue_body_back_mm",  # dorsum displacement, + = retracted (posterior)
-    "tongue_body_height_mm",  # dorsum displacement, + = raised
-    "tongue_tip_back_mm",  # tip displacement, + = retracted
-    "tongue_tip_height_mm",  # tip displacement, + = raised
-    "tongue_tip_curl",  # 0..1 retroflex curl
-    "velum_port_mm",  # velopharyngeal gap, 0 = closed (< 0: pressed shut)
-    "larynx_height_mm",  # vertical larynx displacement, + = raised
-    "voicing",  # 0..1 vocal-fold vibration
-    "aspiration",  # 0..1 glottal frication (h, aspirated release)
-    "f0_hz",  # fundamental frequency
-)
-_I = {n: i for i, n in enumerate(ARTICULATORY_PARAMS)}
-_P = len(ARTICULATORY_PARAMS)
+_I = PARAM_INDEX
+_P = N_PARAMS
 
 #: Natural frequencies w (1/s): vowel-layer (soft) and consonant-gesture (stiff) values.
 _W_VOWEL = dict(
@@ -89,27 +84,6 @@ def critically_damped_step(
     e0 = z0 - target
     b = v0 + omega * e0
     return target + (e0 + b * t) * np.exp(-omega * t)
-
-
-def neutral_state(anatomy: SpeakerAnatomy) -> np.ndarray:
-    """Neutral schwa-like state ``(P,)`` (also the relaxation target of idle articulators)."""
-    x = np.zeros(_P)
-    x[_I["jaw_open_mm"]] = 7.0
-    x[_I["lip_aperture_mm"]] = 8.0
-    x[_I["lip_width_mm"]] = 45.0
-    x[_I["velum_port_mm"]] = -1.5
-    x[_I["f0_hz"]] = anatomy.f0_mean_hz
-    return x
-
-
-def rest_state(anatomy: SpeakerAnatomy) -> np.ndarray:
-    """Silence posture ``(P,)``: jaw and lips nearly closed, velum open (nasal breathing)."""
-    x = neutral_state(anatomy)
-    x[_I["jaw_open_mm"]] = 4.0
-    x[_I["lip_aperture_mm"]] = 1.5
-    x[_I["tongue_tip_height_mm"]] = 1.0
-    x[_I["velum_port_mm"]] = 5.0
-    return x
 
 
 #: Tongue-body displacement (mm, before the speaker's oral scale) at the corners of the vowel
@@ -184,40 +158,16 @@ class _Gesture:
     reach: float | None = None
 
 
-def _landmarks(geom) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Contact points on the outer wall and unit normals into the tract (head frame mm)."""
+def consonant_gestures(
+    ph: Phoneme, geom: VocalTractGeometry, t_start: float, t_end: float
+) -> list[_Gesture]:
+    """Gestures of one consonant segment ``[t_start, t_end)`` (oral, velum and source).
+
+    Constriction targets are placed at the geometry's contact landmarks
+    (:attr:`VocalTractGeometry.landmarks`, computed once per geometry).
+    """
     s = geom.scale
-
-    def on_poly(poly: np.ndarray, arc_mm: float) -> tuple[np.ndarray, np.ndarray]:
-        seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
-        arc = np.concatenate([[0.0], np.cumsum(seg)])
-        p = np.array([np.interp(arc_mm, arc, poly[:, 0]), np.interp(arc_mm, arc, poly[:, 1])])
-        k = min(int(np.searchsorted(arc, arc_mm)), len(poly) - 1)
-        tang = poly[k] - poly[max(k - 1, 0)]
-        n = np.array([-tang[1], tang[0]])
-        return p, n / np.linalg.norm(n)
-
-    ridge_arc = {
-        "dental": on_poly(geom.incisor_lingual, 4.5 * s),
-        "alveolar": on_poly(geom.palate, 0.5 * s),
-        "postalveolar": on_poly(geom.palate, 5.0 * s),
-        "retroflex": on_poly(geom.palate, 8.0 * s),
-    }
-    pal_len = np.linalg.norm(np.diff(geom.palate, axis=0), axis=1).sum()
-    ridge_arc["palatal"] = on_poly(geom.palate, 0.42 * pal_len)
-    vel = geom.velum_circles(np.array([-2.0]))[0]  # velum as raised for an oral stop
-    to_body = geom.body0 - vel[:, :2]
-    dist = np.linalg.norm(to_body, axis=1) - vel[:, 2]
-    j = int(np.argmin(dist[2:])) + 2
-    n = to_body[j] / np.linalg.norm(to_body[j])
-    ridge_arc["velar"] = (vel[j, :2] + n * vel[j, 2], n)
-    return ridge_arc
-
-
-def consonant_gestures(ph: Phoneme, geom, t_start: float, t_end: float) -> list[_Gesture]:
-    """Gestures of one consonant segment ``[t_start, t_end)`` (oral, velum and source)."""
-    s = geom.scale
-    marks = _landmarks_cached(geom)
+    marks = geom.landmarks
     place, manner = ph.place, ph.manner or "stop"
     gap = _GAP.get(manner, 0.0)
     tol = _REACH_TOL.get(manner, 1.0)
@@ -278,16 +228,6 @@ def consonant_gestures(ph: Phoneme, geom, t_start: float, t_end: float) -> list[
         asp = {"aspiration": 0.6 if ph.voiced else 1.0, "voicing": 1.0 if ph.voiced else 0.0}
         out.append(_Gesture(release, release, t_end + 0.01, asp))
     return out
-
-
-_LANDMARK_CACHE: dict[int, dict] = {}
-
-
-def _landmarks_cached(geom) -> dict:
-    key = id(geom)
-    if key not in _LANDMARK_CACHE or _LANDMARK_CACHE[key][0] is not geom:
-        _LANDMARK_CACHE[key] = (geom, _landmarks(geom))
-    return _LANDMARK_CACHE[key][1]
 
 
 @dataclasses.dataclass
@@ -437,8 +377,6 @@ def plan_trajectory(
     Raises:
         ValueError: empty/unsorted segments or bad rates; KeyError: unknown phoneme symbol.
     """
-    from mrisynth.phantom.geometry import VocalTractGeometry
-
     if not segments:
         raise ValueError("plan_trajectory: segments is empty")
     if control_rate_hz <= 0 or rate <= 0:

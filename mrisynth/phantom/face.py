@@ -26,15 +26,32 @@ columns (anti-aliased edges), then alpha-composited. This vectorised interval ra
 instead of ``skimage.draw.polygon`` because the latter costs 2.5–9 ms per face-sized polygon,
 which alone would rule out the required ≥ 200 frames/s.
 
-Kinematics (``/work/shared/reference/speech-production.md`` §7)
--------------------------------------------------------------
-- Blinks: intervals from a gamma renewal process with the requested mean rate (default 20/min,
-  conversation 10.5–32.5/min); each blink lasts 150–350 ms, closing phase 41 % of it (closing
-  ~1.43× faster than opening, Sforza 2008).
-- Head: yaw/pitch/roll are Gaussian-smoothed noise (0.4 s kernel) with std 3°/2°/1.5°
-  (amplitudes are **[thin]** in the literature: design values).
+Kinematics
+----------
+- Blinks: intervals from a gamma renewal process with the requested mean rate (default 20/min;
+  about 26/min in conversation, Bentivoglio et al. 1997; 10.5–32.5/min conversing, Doughty
+  2001); each blink lasts 150–350 ms, closing phase 41 % of it (closing ~1.43× faster than
+  opening, Sforza et al. 2008).
+- Head: yaw/pitch/roll are Gaussian-smoothed noise (0.4 s kernel) with std 3°/2°/1.5°. Head
+  motion accompanies speech (Munhall et al. 2004), but the literature gives no firm amplitudes:
+  these are design values.
 - Jaw: the chin drops 1.15 × ``jaw_open_mm`` (the chin is farther from the condyle than the
-  incisor); the lower lip follows ``lip_aperture_mm``.
+  incisor; jaw opening is a rotation plus a translation, Edwards & Harris 1990); the lower lip
+  follows ``lip_aperture_mm``.
+
+References:
+
+- Bentivoglio, A. R. et al. (1997), "Analysis of blink rate patterns in normal subjects",
+  Movement Disorders 12(6), 1028–1034.
+- Doughty, M. J. (2001), "Consideration of three types of spontaneous eyeblink activity in
+  normal humans: during reading and video display terminal use, in primary gaze, and while in
+  conversation", Optometry and Vision Science 78(10), 712–725.
+- Sforza, C. et al. (2008), "Spontaneous blinking in healthy persons: an optoelectronic study of
+  eyelid motion", Ophthalmic and Physiological Optics 28(4), 345–353.
+- Munhall, K. G. et al. (2004), "Visual prosody and speech intelligibility: head movement
+  improves auditory speech perception", Psychological Science 15(2), 133–137.
+- Edwards, J. & Harris, K. S. (1990), "Rotation and translation of the jaw during speech",
+  J. Speech and Hearing Research 33(3), 550–562.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import numpy as np
 from skimage.draw import ellipse as _draw_ellipse
 
 from mrisynth.phantom.anatomy import SpeakerAnatomy
-from mrisynth.phantom.articulation import ARTICULATORY_PARAMS
+from mrisynth.phantom.articulatory_state import ARTICULATORY_PARAMS, PARAM_INDEX, neutral_state
 from mrisynth.phantom.labels import LABELS, MEASURE_NAMES
 
 __all__ = ["VocalTractGeometry", "NOMINAL_FOV_MM", "MIN_AREA_CM2"]
@@ -47,7 +47,7 @@ _ROOT_BACK, _ROOT_LOW = 0.9, 0.9
 #: fraction k of the pharynx above the glottis: a ~7-mm epilaryngeal tube up to k = 0.2, then
 #: free to widen (up to 37 mm) by k = 0.65, so front vowels get a wide pharynx (Story 1996).
 _EPILARYNX_MM, _PHARYNX_EXTRA_MM, _EPILARYNX_K, _OPENING_K = 7.0, 30.0, 0.2, 0.45
-_I = {name: i for i, name in enumerate(ARTICULATORY_PARAMS)}
+_I = PARAM_INDEX
 _N_PHAR, _N_POLAR, _N_PAL = 14, 11, 8
 _N_BLADE, _N_ROOT, _N_VELUM = 8, 5, 9
 #: Region of each ray for the measures: pharynx / tongue body / tongue tip.
@@ -149,9 +149,12 @@ class VocalTractGeometry:
     Args:
         anatomy: the speaker (see :class:`~mrisynth.phantom.anatomy.SpeakerAnatomy`).
 
-    A *state* is a ``(P,)`` array in :data:`~mrisynth.phantom.articulation.ARTICULATORY_PARAMS`
-    order (or a dict name -> value; missing names take :attr:`neutral` values); batches are
-    ``(T, P)``.
+    A *state* is a ``(P,)`` array in
+    :data:`~mrisynth.phantom.articulatory_state.ARTICULATORY_PARAMS` order (or a dict name ->
+    value; missing names take :attr:`neutral` values); batches are ``(T, P)``.
+
+    Derived data (:attr:`neutral`, :attr:`landmarks`, the static label maps) is cached on the
+    instance, never in a module-level table, so it is freed with the geometry.
     """
 
     def __init__(self, anatomy: SpeakerAnatomy) -> None:
@@ -254,6 +257,8 @@ class VocalTractGeometry:
         self._region = region
         self._alpha = np.where(region == _PHAR, 1.8, np.where(region == _BODY, 1.7, 1.9))
         self._beta = np.where(region == _PHAR, 1.2, np.where(region == _BODY, 1.4, 1.5))
+        #: static label maps per raster size (n, pixel mm, FOV shift); a handful per geometry
+        self._static_maps: dict[tuple[int, float, float], np.ndarray] = {}
         self._calibrate_glottis()
 
     # ------------------------------------------------------------------ small helpers
@@ -264,9 +269,42 @@ class VocalTractGeometry:
     @functools.cached_property
     def neutral(self) -> np.ndarray:
         """Neutral (schwa-like) state ``(P,)``."""
-        from mrisynth.phantom.articulation import neutral_state
-
         return neutral_state(self.anatomy)
+
+    @functools.cached_property
+    def landmarks(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Consonant contact landmarks: place -> (point, unit normal into the tract), head-frame mm.
+
+        Places: ``dental`` (upper-incisor lingual surface), ``alveolar``, ``postalveolar``,
+        ``retroflex``, ``palatal`` (on the hard palate) and ``velar`` (on the velum, raised as
+        for an oral stop).  Computed once per geometry and cached on the instance.
+        """
+        s = self.scale
+
+        def on_poly(poly: np.ndarray, arc_mm: float) -> tuple[np.ndarray, np.ndarray]:
+            seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+            arc = np.concatenate([[0.0], np.cumsum(seg)])
+            p = np.array([np.interp(arc_mm, arc, poly[:, 0]), np.interp(arc_mm, arc, poly[:, 1])])
+            k = min(int(np.searchsorted(arc, arc_mm)), len(poly) - 1)
+            tang = poly[k] - poly[max(k - 1, 0)]
+            n = np.array([-tang[1], tang[0]])
+            return p, n / np.linalg.norm(n)
+
+        marks = {
+            "dental": on_poly(self.incisor_lingual, 4.5 * s),
+            "alveolar": on_poly(self.palate, 0.5 * s),
+            "postalveolar": on_poly(self.palate, 5.0 * s),
+            "retroflex": on_poly(self.palate, 8.0 * s),
+        }
+        pal_len = np.linalg.norm(np.diff(self.palate, axis=0), axis=1).sum()
+        marks["palatal"] = on_poly(self.palate, 0.42 * pal_len)
+        vel = self.velum_circles(np.array([-2.0]))[0]  # velum as raised for an oral stop
+        to_body = self.body0 - vel[:, :2]
+        dist = np.linalg.norm(to_body, axis=1) - vel[:, 2]
+        j = int(np.argmin(dist[2:])) + 2
+        n = to_body[j] / np.linalg.norm(to_body[j])
+        marks["velar"] = (vel[j, :2] + n * vel[j, 2], n)
+        return marks
 
     def as_states(self, states: np.ndarray | Mapping[str, float]) -> np.ndarray:
         """Coerce a state dict / ``(P,)`` / ``(T, P)`` to ``(T, P)`` float64."""
@@ -770,8 +808,15 @@ class VocalTractGeometry:
             (LABELS["airway"], (-12.0 * hs, -92.0 * hs, 9.0 * hs, 4.0 * hs)),  # frontal
         ]
 
-    @functools.lru_cache(maxsize=4)  # noqa: B019 - a handful of raster sizes per geometry
     def _static_map(self, n: int, h: float, shift: float) -> np.ndarray:
+        """Label map ``(n, n)`` of the static anatomy, cached per raster size on the instance."""
+        key = (n, h, shift)
+        img = self._static_maps.get(key)
+        if img is None:
+            img = self._static_maps[key] = self._draw_static_map(n, h, shift)
+        return img
+
+    def _draw_static_map(self, n: int, h: float, shift: float) -> np.ndarray:
         img = np.zeros((n, n), np.uint8)
         off = self.origin + shift
         for lab, poly in self._static_polygons:
