@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from mrisynth.data.intensity import percentile_scale, to_uint8
+
 __all__ = ["SpeechMRISequence", "SequenceError", "SUPPORTED_DTYPES", "audio_sample_index"]
 
 SUPPORTED_DTYPES = (
@@ -346,26 +348,18 @@ class SpeechMRISequence:
 
     def normalize(self, p_low: float = 1.0, p_high: float = 99.0) -> SpeechMRISequence:
         """Robust intensity normalisation to float32 [0, 1] by percentiles over the sequence."""
-        lo, hi = np.percentile(self.frames.astype(np.float64), [p_low, p_high])
-        if hi <= lo:
-            raise SequenceError(
-                f"cannot normalise: intensity percentiles p{p_low}={lo} and p{p_high}={hi} coincide"
-            )
-        y = np.clip((self.frames.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0)
+        try:
+            y, (lo, hi) = percentile_scale(self.frames, p_low, p_high)
+        except ValueError as e:
+            raise SequenceError(str(e)) from e
         return self.replace(
-            frames=y.astype(np.float32),
-            provenance={**self.provenance, "normalized": [float(lo), float(hi)]},
+            frames=y,
+            provenance={**self.provenance, "normalized": [lo, hi]},
         )
 
     def to_uint8(self) -> np.ndarray:
         """Frames as uint8 ``(T, H, W[, 3])``: float in [0, 1] is scaled, integers by their range."""
-        f = self.frames
-        if f.dtype == np.uint8:
-            return f
-        if f.dtype.kind == "f" and f.min() >= 0 and f.max() <= 1:
-            return np.rint(f * 255).astype(np.uint8)
-        lo, hi = float(f.min()), float(f.max())
-        return np.rint((f.astype(np.float64) - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+        return to_uint8(self.frames)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

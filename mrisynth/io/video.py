@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mrisynth.data.intensity import to_uint8
 from mrisynth.data.sequence import SequenceError, SpeechMRISequence
 from mrisynth.io.audio import decode_with_ffmpeg, write_audio
 from mrisynth.io.base import RawImage
@@ -94,12 +95,7 @@ def frames_to_uint8(seq_or_frames: SpeechMRISequence | np.ndarray) -> np.ndarray
     f = np.asarray(seq_or_frames)
     if not (f.ndim == 3 or (f.ndim == 4 and f.shape[-1] == 3)):
         raise SequenceError(f"frames must be (T, H, W) or (T, H, W, 3), got {f.shape}")
-    if f.dtype == np.uint8:
-        return f
-    if f.dtype.kind == "f" and f.size and f.min() >= 0 and f.max() <= 1:
-        return np.rint(f * 255).astype(np.uint8)
-    lo, hi = float(f.min()), float(f.max())
-    return np.rint((f.astype(np.float64) - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+    return to_uint8(f)
 
 
 def _pad_even(frames: np.ndarray) -> np.ndarray:
