@@ -8,8 +8,18 @@ min–max per sequence (as :meth:`SpeechMRISequence.to_uint8`). Each sequence's 
 computed once; the window for every frame comes from
 :func:`mrisynth.transforms.mel.frames_to_mel_windows` (the function inference uses too).
 
-Randomness is seeded per ``(seed, epoch, index)`` (call ``set_epoch`` each epoch), so an item
-is reproducible regardless of worker or order.
+One batch definition: a generator training batch is ``get_batch(indices, seed)``, the *indexed
+batch source* protocol of :class:`~mrisynth.engine.trainer.Trainer`, and
+:meth:`AVClipDataset.get_batch` (host, per-clip NumPy work: the reference implementation) and
+:meth:`DeviceClipBank.get_batch` (tensor indexing on the device) return the same batch, bit for
+bit: floats in [0, 1], with the references of the whole batch drawn by
+:func:`draw_reference_frames` from a CPU generator seeded by ``seed``. So a run trains on the
+same data with or without the device bank.
+
+Single items (``dataset[i]``, uint8, for inspection and plain DataLoaders) draw their reference
+by the same rule from the seed ``derive_seed(seed, epoch, index)`` (call ``set_epoch`` each
+epoch), so an item is reproducible regardless of worker or order; the sync-pair dataset draws
+from ``(seed, epoch, index)`` as well.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mrisynth.data.intensity import to_uint8, unit_tensor
 from mrisynth.transforms.mel import (
     MelConfig,
     PadMode,
@@ -33,6 +44,7 @@ from mrisynth.transforms.mel import (
     mel_window,
     window_steps,
 )
+from mrisynth.utils.seed import derive_seed
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,7 @@ __all__ = [
     "vocal_tract_mask",
     "lower_half_mask",
     "pick_reference_start",
+    "draw_reference_frames",
 ]
 
 MaskSpec = Literal["lower_half", "vocal_tract"] | np.ndarray
@@ -66,12 +79,7 @@ def _frames_uint8(seq: Any, i: int) -> np.ndarray:
         raise ValueError(
             f"{_name(seq, i)}: frames must be (T, H, W) or (T, H, W, C), got {f.shape}"
         )
-    if f.dtype == np.uint8:
-        return np.ascontiguousarray(f)
-    if f.dtype.kind == "f" and f.min() >= 0 and f.max() <= 1:
-        return np.rint(f * 255).astype(np.uint8)
-    lo, hi = float(f.min()), float(f.max())
-    return np.rint((f.astype(np.float64) - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+    return np.ascontiguousarray(to_uint8(f))
 
 
 def lower_half_mask(height: int, width: int) -> np.ndarray:
@@ -134,6 +142,51 @@ def pick_reference_start(
     r_ok = r_ok + (r_ok >= ex_lo).long() * n_ex  # skip over the excluded interval
     r_any = torch.floor(u * n_all).long()
     return torch.where(n_ok > 0, r_ok, r_any)
+
+
+def draw_reference_frames(
+    start: torch.Tensor | np.ndarray,
+    max_start: torch.Tensor | np.ndarray,
+    n_frames: int,
+    reference: Literal["random_other_time", "first"],
+    seed: int,
+) -> torch.Tensor:
+    """The reference frames of a batch of clips: THE rule of the Dataset and the device bank.
+
+    ``"first"``: frame 0, repeated. ``"random_other_time"``: one uniform ``u`` per clip, drawn
+    in batch order as ``torch.rand(B, dtype=float64)`` from a CPU ``torch.Generator`` seeded by
+    ``seed`` (the CPU stream, whatever device the batch is built on), mapped to a start by
+    :func:`pick_reference_start`; the reference is ``T`` consecutive frames from there.
+
+    Args:
+        start: ``(B,)`` clip start frames (sequence-local).
+        max_start: ``(B,)`` last valid clip start of each clip's sequence (``length - T``).
+        n_frames: clip length ``T``.
+        reference: ``"random_other_time"`` or ``"first"``.
+        seed: the batch's seed.
+
+    Returns:
+        ``(B, T)`` int64 sequence-local frame indices, on the CPU.
+    """
+    start = torch.as_tensor(start, dtype=torch.long).cpu().reshape(-1)
+    t = torch.arange(n_frames)
+    if reference == "first":
+        return torch.zeros(start.numel(), n_frames, dtype=torch.long)
+    g = torch.Generator().manual_seed(int(seed))
+    u = torch.rand(start.numel(), generator=g, dtype=torch.float64)
+    max_start = torch.as_tensor(max_start, dtype=torch.long).cpu().reshape(-1)
+    r0 = pick_reference_start(start, max_start, n_frames, u)
+    return r0[:, None] + t
+
+
+def _clip_ids(indices: Sequence[int] | torch.Tensor | np.ndarray, n: int) -> torch.Tensor:
+    """``(B,)`` int64 CPU clip indices, checked against ``0..n-1``."""
+    ids = torch.as_tensor(np.asarray(indices) if isinstance(indices, range) else indices)
+    ids = ids.to(device="cpu", dtype=torch.long).reshape(-1)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= n):
+        bad = ids[(ids < 0) | (ids >= n)][0]
+        raise IndexError(f"clip index {int(bad)} out of range for {n} clips")
+    return ids
 
 
 class ClipIndex:
@@ -240,7 +293,8 @@ class AVClipDataset(Dataset):
             (:func:`vocal_tract_mask` per sequence) or an ``(H, W)`` bool array.
         center: audio window centred on each frame (True) or starting at it.
         stride: step between clip starts (frames).
-        seed: base seed; items draw from ``(seed, epoch, index)``.
+        seed: base seed of single items (``dataset[i]`` draws from ``(seed, epoch, index)``);
+            :meth:`get_batch` takes its seed per call.
         fps: expected frame rate (default: the first sequence's); others raise.
         channels: expected channels (default: inferred); mismatches raise.
         pad: mel padding outside the audio: ``"silence"`` or ``"edge"``.
@@ -253,12 +307,18 @@ class AVClipDataset(Dataset):
             ``sync_mel``: the audio of the clip's first ``Tv`` frames, starting at the first
             frame (``center=False``, as :class:`SyncPairDataset`), for the sync loss.
 
-    Item (dict of tensors):
-        ``frames`` uint8 ``(T, C, H, W)``; ``masked`` uint8 ``(T, C, H, W)`` (mask zeroed);
-        ``reference`` uint8 ``(T, C, H, W)``; ``mel`` float32 ``(T, 1, n_mels, n_win)``;
-        ``mask`` bool ``(1, H, W)``; ``index``, ``sequence``, ``start`` int64 scalars;
-        ``ref_frames`` int64 ``(T,)`` frame indices of the reference in the same sequence;
-        with ``sync_window_ms``: ``sync_mel`` float32 ``(1, n_mels, n_win_sync)``.
+    Training batch (:meth:`get_batch`, what the trainer uses; identical to
+    :meth:`DeviceClipBank.get_batch`): ``frames``, ``masked``, ``reference`` float32 in [0, 1]
+    ``(B, T, C, H, W)``; ``mel`` float32 ``(B, T, 1, n_mels, n_win)``; ``mask`` bool
+    ``(B, 1, H, W)``; ``index`` int64 ``(B,)``; with ``sync_window_ms``: ``sync_mel`` float32
+    ``(B, 1, n_mels, n_win_sync)``.
+
+    Item (``dataset[i]``, dict of tensors, for inspection): ``frames`` uint8 ``(T, C, H, W)``;
+    ``masked`` uint8 ``(T, C, H, W)`` (mask zeroed); ``reference`` uint8 ``(T, C, H, W)``;
+    ``mel`` float32 ``(T, 1, n_mels, n_win)``; ``mask`` bool ``(1, H, W)``; ``index``,
+    ``sequence``, ``start`` int64 scalars; ``ref_frames`` int64 ``(T,)`` frame indices of the
+    reference in the same sequence; with ``sync_window_ms``: ``sync_mel`` float32
+    ``(1, n_mels, n_win_sync)``. Its reference is that of ``get_batch([i], item_seed(i))``.
     """
 
     def __init__(
@@ -315,25 +375,31 @@ class AVClipDataset(Dataset):
         self.masks = np.stack(masks)  # (S, H, W)
 
     def set_epoch(self, epoch: int) -> None:
-        """Change the random draws (references) for a new epoch."""
+        """Change the random draws (references) of single items for a new epoch."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.index)
 
+    def item_seed(self, index: int) -> int:
+        """The reference seed of item ``index`` this epoch: ``derive_seed(seed, epoch, index)``."""
+        return derive_seed(self.seed, self.epoch, index)
+
+    def draw_references(
+        self, indices: Sequence[int] | torch.Tensor | np.ndarray, seed: int
+    ) -> torch.Tensor:
+        """``(B, T)`` int64 reference frame indices of clips ``indices`` for batch seed ``seed``
+        (:func:`draw_reference_frames`; the same draws as :meth:`DeviceClipBank.get_batch`)."""
+        ids = _clip_ids(indices, len(self)).numpy()
+        lengths = np.asarray(self.data.lengths, dtype=np.int64)
+        max_start = lengths[self.index.sequence[ids]] - self.n_frames
+        return draw_reference_frames(
+            self.index.start[ids], max_start, self.n_frames, self.reference, seed
+        )
+
     def reference_frames(self, index: int) -> np.ndarray:
         """``(T,)`` frame indices of the reference for item ``index`` (this epoch)."""
-        s, k0 = self.index[index]
-        if self.reference == "first":
-            return np.zeros(self.n_frames, dtype=np.int64)
-        u = _rng(self.seed, self.epoch, index).random()
-        r0 = pick_reference_start(
-            torch.tensor(k0),
-            torch.tensor(self.data.lengths[s] - self.n_frames),
-            self.n_frames,
-            torch.tensor(u, dtype=torch.float64),
-        )
-        return int(r0) + np.arange(self.n_frames, dtype=np.int64)
+        return self.draw_references([index], self.item_seed(index))[0].numpy()
 
     def mel_windows(self, sequence: int, start: int) -> np.ndarray:
         """``(T, 1, n_mels, n_win)`` windows of frames ``start .. start + T - 1``."""
@@ -349,25 +415,19 @@ class AVClipDataset(Dataset):
             pad=self.pad,
         )
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
+    def _clip(self, index: int, ref_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """NumPy pieces of clip ``index`` with reference frames ``ref_idx`` ``(T,)``."""
         s, k0 = self.index[index]
         frames = self.data.frames[s][k0 : k0 + self.n_frames]
-        ref_idx = self.reference_frames(index)
         reference = self.data.frames[s][ref_idx]
         mask = self.masks[s]
         source = reference if self.masked_from == "reference" else frames
-        item = {
-            "frames": torch.from_numpy(frames.copy()),
-            "masked": torch.from_numpy(np.where(mask, 0, source).astype(np.uint8)),
-            "reference": torch.from_numpy(reference),
-            "mel": torch.from_numpy(self.mel_windows(s, k0)),
-            "mask": torch.from_numpy(mask[None].copy()),
-            "index": torch.tensor(index),
-            "sequence": torch.tensor(s),
-            "start": torch.tensor(k0),
-            "ref_frames": torch.from_numpy(ref_idx),
+        out = {
+            "frames": frames,
+            "masked": np.where(mask, 0, source).astype(np.uint8),
+            "reference": reference,
+            "mel": self.mel_windows(s, k0),
+            "mask": mask[None],
         }
         if self.sync_window_ms is not None:
             start_s = float(frame_window_start_s(k0, self.data.fps, self.sync_window_ms, False))
@@ -379,7 +439,60 @@ class AVClipDataset(Dataset):
                 audio_offset_s=self.data.offsets[s],
                 pad=self.pad,
             )
-            item["sync_mel"] = torch.from_numpy(mel[None])
+            out["sync_mel"] = mel[None]
+        return out
+
+    def get_batch(
+        self, indices: Sequence[int] | torch.Tensor | np.ndarray, seed: int
+    ) -> dict[str, torch.Tensor]:
+        """The training batch of clips ``indices`` with references drawn from ``seed``.
+
+        The *indexed batch source* protocol of :class:`~mrisynth.engine.trainer.Trainer`,
+        built on the host clip by clip; it equals :meth:`DeviceClipBank.get_batch` (same keys,
+        shapes, dtypes and values, see the class docstring). A pure function of
+        ``(indices, seed)``, so DataLoader workers can build batches in any order.
+
+        Raises:
+            IndexError: an index outside ``0 .. len - 1``.
+        """
+        ids = _clip_ids(indices, len(self))
+        refs = self.draw_references(ids, seed).numpy()
+        parts = [self._clip(i, refs[j]) for j, i in enumerate(ids.tolist())]
+
+        def stack(key: str) -> torch.Tensor:
+            return torch.from_numpy(np.stack([p[key] for p in parts]))
+
+        out = {
+            "frames": unit_tensor(stack("frames")),  # (B, T, C, H, W)
+            "masked": unit_tensor(stack("masked")),
+            "reference": unit_tensor(stack("reference")),
+            "mel": stack("mel"),  # (B, T, 1, n_mels, n_win)
+            "mask": stack("mask"),  # (B, 1, H, W)
+            "index": ids,
+        }
+        if self.sync_window_ms is not None:
+            out["sync_mel"] = stack("sync_mel")  # (B, 1, n_mels, n_win_sync)
+        return out
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        s, k0 = self.index[index]
+        ref_idx = self.reference_frames(index)
+        part = self._clip(index, ref_idx)
+        item = {
+            "frames": torch.from_numpy(part["frames"].copy()),
+            "masked": torch.from_numpy(part["masked"]),
+            "reference": torch.from_numpy(part["reference"]),
+            "mel": torch.from_numpy(part["mel"]),
+            "mask": torch.from_numpy(part["mask"].copy()),
+            "index": torch.tensor(index),
+            "sequence": torch.tensor(s),
+            "start": torch.tensor(k0),
+            "ref_frames": torch.from_numpy(ref_idx),
+        }
+        if "sync_mel" in part:
+            item["sync_mel"] = torch.from_numpy(part["sync_mel"])
         return item
 
 
@@ -506,7 +619,10 @@ class DeviceClipBank:
 
     The trainer uses it as an *indexed batch source* (:meth:`get_batch`): the clip indices of a
     step come from its step-indexed sampler and the reference draws from a seed derived from the
-    step, so a resumed run repeats the uninterrupted one exactly.
+    step, so a resumed run repeats the uninterrupted one exactly. Its batches equal
+    :meth:`AVClipDataset.get_batch` of the same indices and seed: the references are drawn on
+    the host by :func:`draw_reference_frames` (a few numbers per batch, then copied to the
+    device), so the device's random stream never enters a batch.
 
     Args:
         dataset: the dataset whose sequences, masks, windows, clip index, ``masked_from`` and
@@ -560,6 +676,9 @@ class DeviceClipBank:
         self.masks = dev(dataset.masks)  # (S, H, W) bool
         self.clip_seq, self.clip_start = dev(dataset.index.sequence), dev(dataset.index.start)
         self._t = torch.arange(self.n_frames, device=self.device)
+        # host copies for the reference draws (draw_reference_frames runs on the CPU)
+        self._host_start = torch.from_numpy(dataset.index.start.astype(np.int64))
+        self._host_max_start = torch.from_numpy(lengths[dataset.index.sequence] - self.n_frames)
 
     def __len__(self) -> int:
         return int(self.clip_seq.numel())
@@ -582,8 +701,8 @@ class DeviceClipBank:
         seq = self.clip_seq[clip_ids]  # (B,)
         local = self.clip_start[clip_ids, None] + self._t  # (B, T)
         glob = self.frame_off[seq, None] + local
-        frames = self.frames[glob].float().div_(255)  # (B, T, C, H, W)
-        ref = self.frames[self.frame_off[seq, None] + ref_frames.to(self.device)].float().div_(255)
+        frames = unit_tensor(self.frames[glob])  # (B, T, C, H, W)
+        ref = unit_tensor(self.frames[self.frame_off[seq, None] + ref_frames.to(self.device)])
         mask = self.masks[seq][:, None]  # (B, 1, H, W)
         source = ref if self.masked_from == "reference" else frames
         w = torch.arange(self.n_win, device=self.device)
@@ -602,34 +721,26 @@ class DeviceClipBank:
             out["sync_mel"] = self._mel_windows(seq, steps).unsqueeze(1)  # (B, 1, n_mels, n)
         return out
 
-    def _reference_frames(self, clip_ids: torch.Tensor, generator: torch.Generator | None):
-        b = clip_ids.numel()
-        if self.reference == "first":
-            return torch.zeros(b, self.n_frames, dtype=torch.long, device=self.device)
-        seq = self.clip_seq[clip_ids]
-        u = torch.rand(b, device=self.device, generator=generator, dtype=torch.float64)
-        r0 = pick_reference_start(
-            self.clip_start[clip_ids], self.lengths[seq] - self.n_frames, self.n_frames, u
-        )
-        return r0[:, None] + self._t
-
     def sample(
         self, batch_size: int, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        """A random batch (clips uniform over the index, references as in the Dataset).
-
-        ``generator`` must live on the bank's device (``torch.Generator(device=...)``).
-        """
-        clip_ids = torch.randint(len(self), (batch_size,), device=self.device, generator=generator)
-        return self.gather(clip_ids, self._reference_frames(clip_ids, generator))
+        """A random batch: clips uniform over the index, then :meth:`get_batch` with a seed
+        drawn from ``generator`` (on the bank's device or the CPU; default: the global RNG)."""
+        dev = generator.device if generator is not None else self.device
+        clip_ids = torch.randint(len(self), (batch_size,), device=dev, generator=generator)
+        seed = int(torch.randint(2**62, (1,), device=dev, generator=generator))
+        return self.get_batch(clip_ids, seed)
 
     def get_batch(
-        self, indices: Sequence[int] | torch.Tensor, seed: int
+        self, indices: Sequence[int] | torch.Tensor | np.ndarray, seed: int
     ) -> dict[str, torch.Tensor]:
         """The batch of clips ``indices`` with references drawn from ``seed`` (deterministic).
 
-        This is the *indexed batch source* protocol of :class:`~mrisynth.engine.trainer.Trainer`.
+        This is the *indexed batch source* protocol of :class:`~mrisynth.engine.trainer.Trainer`;
+        it equals :meth:`AVClipDataset.get_batch` (values moved to the bank's device).
         """
-        clip_ids = torch.as_tensor(indices, dtype=torch.long).to(self.device)
-        g = torch.Generator(device=self.device).manual_seed(int(seed))
-        return self.gather(clip_ids, self._reference_frames(clip_ids, g))
+        ids = _clip_ids(indices, len(self))
+        refs = draw_reference_frames(
+            self._host_start[ids], self._host_max_start[ids], self.n_frames, self.reference, seed
+        )
+        return self.gather(ids.to(self.device), refs.to(self.device))

@@ -7,6 +7,10 @@ step. Samples are visited in epochs: epoch ``e`` is a permutation of the dataset
 ``batch_size * world_size`` indices of it, and rank ``r`` takes the ``r``-th chunk. Ranks thus see
 disjoint samples, and a ``world_size=2, batch_size=b`` run sees the same samples per step as a
 single process with ``batch_size=2b``. The incomplete tail of each permutation is dropped.
+
+An *indexed batch source* (``get_batch(indices, seed)``) also gets a seed per step,
+``derive_seed(seed, rank, step)`` (:meth:`StepBatchSampler.step_seed`);
+:class:`SeededStepSampler` yields both, as the keys a DataLoader hands to its workers.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from torch.utils.data import Sampler
 
 from mrisynth.utils.seed import derive_seed
 
-__all__ = ["StepBatchSampler"]
+__all__ = ["StepBatchSampler", "SeededStepSampler"]
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -88,9 +92,29 @@ class StepBatchSampler(Sampler[list[int]]):
         start = (pos * self.world_size + self.rank) * self.batch_size
         return self._permutation(epoch)[start : start + self.batch_size].tolist()
 
+    def step_seed(self, step: int) -> int:
+        """The batch seed of ``step`` on this rank: ``derive_seed(seed, rank, step)``."""
+        return derive_seed(self.seed, self.rank, step)
+
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start_step, self.stop_step):
             yield self.indices(step)
 
     def __len__(self) -> int:
         return self.stop_step - self.start_step
+
+
+class SeededStepSampler(Sampler[tuple[list[int], int]]):
+    """Yields ``(indices, seed)`` per step of a :class:`StepBatchSampler`: the arguments of an
+    indexed batch source's ``get_batch`` (a DataLoader with ``batch_size=None`` passes each
+    pair to ``dataset[pair]``, in a worker process when it has workers)."""
+
+    def __init__(self, steps: StepBatchSampler) -> None:
+        self.steps = steps
+
+    def __iter__(self) -> Iterator[tuple[list[int], int]]:
+        for step in range(self.steps.start_step, self.steps.stop_step):
+            yield self.steps.indices(step), self.steps.step_seed(step)
+
+    def __len__(self) -> int:
+        return len(self.steps)

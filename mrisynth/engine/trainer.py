@@ -29,9 +29,21 @@ uninterrupted one exactly on CPU. Datasets should derive any randomness from the
 
 Training data can also be an *indexed batch source*: an object with ``__len__`` and
 ``get_batch(indices, seed) -> batch`` (e.g. :class:`~mrisynth.data.dataset.DeviceClipBank`,
-whose frames already live on the device as uint8). The trainer then skips the DataLoader: the
-indices still come from :class:`~mrisynth.engine.sampling.StepBatchSampler` and the seed is
-derived from ``(seed, rank, step)``, so resumption stays exact.
+whose frames already live on the device as uint8, or the host-side
+:class:`~mrisynth.data.dataset.AVClipDataset`, which builds the same batches). The indices still
+come from :class:`~mrisynth.engine.sampling.StepBatchSampler` and the seed is derived from
+``(seed, rank, step)``, so resumption stays exact. A source that is also a torch ``Dataset``
+(host data) is served by a DataLoader whose sampler yields ``(indices, seed)`` per step, so
+``num_workers`` processes build batches in parallel; any other source (device data) is called
+in the training process. A ``Subset`` of a source is a source over the chosen indices.
+Validation batches of a source use the seeds ``derive_seed(seed, _VALID_STREAM, i)``, the same
+at every evaluation.
+
+Output files in ``out_dir``: ``metrics.jsonl`` (one JSON record per log step and evaluation:
+losses, metrics, learning rates; a function of the seed, the data and the code), ``timing.jsonl``
+(``time/*`` keys such as ``time/step_s`` with the same ``step``, which vary from run to run and
+are kept apart so that the metrics log of identical runs is identical), ``checkpoints/`` and
+``best.pt``. The tracker and the progress bar get both metrics and timings.
 """
 
 from __future__ import annotations
@@ -50,7 +62,7 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 from tqdm.auto import tqdm
 
 from mrisynth.config.schema import to_dict
@@ -72,7 +84,7 @@ from mrisynth.engine.distributed import (
     setup_distributed,
     wrap_ddp,
 )
-from mrisynth.engine.sampling import StepBatchSampler
+from mrisynth.engine.sampling import SeededStepSampler, StepBatchSampler
 from mrisynth.engine.schedule import get_lr
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.utils.git import source_commit
@@ -138,7 +150,7 @@ class TrainConfig:
     keep_last: int = 3
     """Number of ``step_*.pt`` checkpoints kept in ``<out_dir>/checkpoints``."""
     out_dir: str = "runs/train"
-    """Folder for checkpoints, ``best.pt`` and ``metrics.jsonl``."""
+    """Folder for checkpoints, ``best.pt``, ``metrics.jsonl`` and ``timing.jsonl``."""
     seed: int = 0
     """Seed of data order and of all RNGs at the start of a fresh run."""
     resume: bool = True
@@ -320,6 +332,51 @@ def _is_batch_source(data: Any) -> bool:
     return callable(getattr(data, "get_batch", None)) and hasattr(data, "__len__")
 
 
+def _as_batch_source(data: Any) -> Any | None:
+    """``data`` as an indexed batch source (a ``Subset`` of one included), or None."""
+    if _is_batch_source(data):
+        return data
+    if isinstance(data, Subset):
+        inner = _as_batch_source(data.dataset)
+        if inner is not None:
+            return _SubsetSource(inner, data.indices)
+    return None
+
+
+class _SubsetSource:
+    """The indexed batch source of ``Subset(source, indices)``: ``get_batch`` maps indices."""
+
+    def __init__(self, source: Any, indices: Any) -> None:
+        self.source = source
+        self.indices = torch.as_tensor(list(indices), dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.indices.numel())
+
+    def get_batch(self, indices: Any, seed: int) -> Any:
+        return self.source.get_batch(self.indices[torch.as_tensor(indices, dtype=torch.long)], seed)
+
+
+class _SeededBatches(Dataset):
+    """A batch source as a DataLoader dataset: item ``(indices, seed)`` is ``get_batch(...)``
+    (with ``batch_size=None``; the keys come from :class:`SeededStepSampler` or a list)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key: tuple[Any, int]) -> Any:
+        indices, seed = key
+        return self.source.get_batch(indices, seed)
+
+
+def _as_is(batch: Any) -> Any:
+    # collate_fn of batch sources: get_batch already returns the finished batch
+    return batch
+
+
 def _is_map_dataset(data: Any) -> bool:
     return (
         isinstance(data, Dataset)
@@ -351,7 +408,8 @@ class Trainer:
         tracker: metrics sink on rank 0 (an open :class:`~mrisynth.engine.tracking.Tracker`
             run, or :class:`~mrisynth.engine.tracking.NullTracker`, the default).
         dist_info: process placement; default :func:`setup_distributed` (reads torchrun env).
-        collate_fn: DataLoader collate function for map-style datasets.
+        collate_fn: DataLoader collate function for map-style datasets (not used for indexed
+            batch sources, whose ``get_batch`` returns the finished batch).
     """
 
     def __init__(
@@ -374,6 +432,7 @@ class Trainer:
         self.out_dir = Path(config.out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.metrics_file = self.out_dir / "metrics.jsonl"
+        self.timing_file = self.out_dir / "timing.jsonl"
         self.step = 0
         self.best: float | None = None
         self.history: list[dict[str, Any]] = []
@@ -598,13 +657,19 @@ class Trainer:
         )
 
     def _write_record(self, record: dict[str, Any]) -> None:
+        """Append ``record`` to ``metrics.jsonl``, its ``time/*`` keys to ``timing.jsonl``
+        (same ``step``), and log all of it to the tracker."""
         if not self.dist.is_main:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        timing = {k: v for k, v in record.items() if k.startswith("time/")}
+        metrics = {k: v for k, v in record.items() if k not in timing}
         with self.metrics_file.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        metrics = {k: v for k, v in record.items() if k != "step"}
-        self.tracker.log_metrics(metrics, step=record["step"])
+            f.write(json.dumps(metrics) + "\n")
+        if timing:
+            with self.timing_file.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": record["step"], **timing}) + "\n")
+        self.tracker.log_metrics({k: v for k, v in record.items() if k != "step"}, record["step"])
         self.history.append(record)
 
     def _log_train(self, pbar: tqdm) -> dict[str, float]:
@@ -632,8 +697,25 @@ class Trainer:
             m.train(train)
 
     # ------------------------------------------------------------------ data
+    def _source_batches(self, data: Any, source: Any, keys: Iterable[tuple[Any, int]]):
+        """``source.get_batch(indices, seed)`` for each key: through DataLoader workers when
+        ``data`` is a torch Dataset (host data), else in this process (device data)."""
+        if not isinstance(data, Dataset):
+            return (source.get_batch(idx, seed) for idx, seed in keys)
+        return DataLoader(
+            _SeededBatches(source),
+            batch_size=None,
+            sampler=keys,
+            num_workers=self.cfg.num_workers,
+            collate_fn=_as_is,
+            pin_memory=self.device.type == "cuda",
+            # an explicit generator keeps the DataLoader from drawing on the global torch RNG
+            generator=torch.Generator().manual_seed(derive_seed(self.cfg.seed, self.dist.rank)),
+        )
+
     def _train_batches(self, data: Any, start: int, stop: int) -> Iterator[Any]:
-        if _is_batch_source(data) or _is_map_dataset(data):
+        source = _as_batch_source(data)
+        if source is not None or _is_map_dataset(data):
             sampler = StepBatchSampler(
                 len(data),
                 self.cfg.batch_size,
@@ -643,12 +725,8 @@ class Trainer:
                 rank=self.dist.rank,
                 world_size=self.dist.world_size,
             )
-        if _is_batch_source(data):
-            rank, seed = self.dist.rank, self.cfg.seed
-            return (
-                data.get_batch(idx, derive_seed(seed, rank, step))
-                for step, idx in zip(itertools.count(start), sampler)
-            )
+        if source is not None:
+            return iter(self._source_batches(data, source, SeededStepSampler(sampler)))
         if _is_map_dataset(data):
             # An explicit generator keeps the DataLoader from drawing on the global torch RNG.
             gen = torch.Generator().manual_seed(derive_seed(self.cfg.seed, self.dist.rank, start))
@@ -677,7 +755,8 @@ class Trainer:
 
     def _valid_batches(self, data: Any) -> Iterable[Any]:
         n_batches = self.cfg.eval_batches or None
-        if _is_map_dataset(data) or _is_batch_source(data):
+        source = _as_batch_source(data)
+        if _is_map_dataset(data) or source is not None:
             per_rank = len(data) // self.dist.world_size  # equal work on every rank
             idx = list(range(self.dist.rank, per_rank * self.dist.world_size, self.dist.world_size))
             if n_batches:
@@ -687,12 +766,13 @@ class Trainer:
                     f"validation dataset of {len(data)} samples is empty for "
                     f"{self.dist.world_size} ranks"
                 )
-            if _is_batch_source(data):  # the same batches at every evaluation
+            if source is not None:  # the same batches at every evaluation
                 b = self.cfg.batch_size
-                return (
-                    data.get_batch(idx[i : i + b], derive_seed(self.cfg.seed, _VALID_STREAM, i))
+                keys = [
+                    (idx[i : i + b], derive_seed(self.cfg.seed, _VALID_STREAM, i))
                     for i in range(0, len(idx), b)
-                )
+                ]
+                return self._source_batches(data, source, keys)
             return DataLoader(
                 data,
                 batch_size=self.cfg.batch_size,
@@ -906,11 +986,14 @@ class Trainer:
         if last is not None:
             self.load(last)
             logger.info("resumed from %s at step %d", last, self.step)
-            if self.dist.is_main and self.metrics_file.exists():
-                # Drop records logged after that checkpoint; the resumed run logs them again.
-                lines = self.metrics_file.read_text(encoding="utf-8").splitlines()
-                keep = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= self.step]
-                self.metrics_file.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
+            for log in (self.metrics_file, self.timing_file):
+                if self.dist.is_main and log.exists():
+                    # Drop records logged after that checkpoint; the resumed run logs them again.
+                    lines = log.read_text(encoding="utf-8").splitlines()
+                    keep = [
+                        ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= self.step
+                    ]
+                    log.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
         else:
             seed_everything(derive_seed(self.cfg.seed, self.dist.rank))
             self.step = 0

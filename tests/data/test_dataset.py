@@ -11,6 +11,8 @@ from mrisynth.data.dataset import (
     ClipIndex,
     DeviceClipBank,
     SyncPairDataset,
+    draw_reference_frames,
+    pick_reference_start,
     vocal_tract_mask,
 )
 from mrisynth.data.sequence import SpeechMRISequence
@@ -205,6 +207,88 @@ def test_device_bank_get_batch_is_deterministic(seqs):
             if torch.equal(r[0, 0], torch.from_numpy(seqs[0].frames[k]).float() / 255)
         ]
         assert hit and abs(hit[0] - t0) >= 4
+
+
+BATCH_CASES = {
+    "default": {},
+    "masked_from_target": {"masked_from": "target"},
+    "reference_first": {"reference": "first"},
+    "sync_window": {"sync_window_ms": 200},
+    "sync_edge_target_vocal": {
+        "sync_window_ms": 200,
+        "pad": "edge",
+        "masked_from": "target",
+        "mask": "vocal_tract",
+        "stride": 2,
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(BATCH_CASES))
+def test_dataset_and_device_bank_yield_identical_batches(seqs, case):
+    # One batch definition: the host Dataset path and the device bank, same indices and seed.
+    ds = AVClipDataset(seqs, n_frames=5, window_ms=200, mel_cfg=CFG, seed=3, **BATCH_CASES[case])
+    bank = DeviceClipBank(ds, device="cpu")
+    n = len(ds)
+    for indices, seed in (
+        (range(8), 123),
+        ([0, n - 1, 40, 40, 17, 3], 7),
+        (torch.tensor([n // 2, 1]), 2**62 + 5),
+        (np.arange(0, n, 11), 0),
+    ):
+        a, b = ds.get_batch(indices, seed), bank.get_batch(indices, seed)
+        assert a.keys() == b.keys()
+        assert ("sync_mel" in a) == ("sync_window_ms" in BATCH_CASES[case])
+        for key in a:
+            assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+            assert torch.equal(a[key], b[key]), (case, key)
+    for key in ("frames", "masked", "reference"):
+        assert a[key].dtype == torch.float32 and a[key].dim() == 5
+        assert 0 <= float(a[key].min()) and float(a[key].max()) <= 1
+    assert a["mask"].dtype == torch.bool and a["mask"].shape == (len(a["index"]), 1, 32, 32)
+
+
+def test_batch_references_follow_the_one_rule(seqs):
+    ds = AVClipDataset(seqs, n_frames=5, window_ms=200, mel_cfg=CFG)
+    ids = torch.tensor([40, 3, len(ds) - 1, 40])
+    refs = ds.draw_references(ids, seed=9)
+    # the rule: u ~ torch.rand(B, float64) of a CPU generator seeded by the batch seed
+    u = torch.rand(4, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    lengths = torch.tensor(ds.data.lengths)[torch.from_numpy(ds.index.sequence[ids.numpy()])]
+    r0 = pick_reference_start(torch.from_numpy(ds.index.start[ids.numpy()]), lengths - 5, 5, u)
+    assert torch.equal(refs, r0[:, None] + torch.arange(5))
+    assert not torch.equal(refs[0], refs[3])  # one draw per batch position, not per clip index
+    batch = ds.get_batch(ids, seed=9)
+    for b, (i, r) in enumerate(zip(ids.tolist(), refs)):
+        s = int(ds.index.sequence[i])
+        want = torch.from_numpy(seqs[s].frames[r.numpy()]).float().div_(255)
+        assert torch.equal(batch["reference"][b, :, 0], want)
+        assert (r[0] - int(ds.index.start[i])).abs() >= 5  # no overlap with the clip
+    zero = draw_reference_frames([4, 9], [50, 50], 3, "first", seed=1)
+    assert torch.equal(zero, torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_item_is_the_uint8_view_of_a_batch_of_one(seqs):
+    ds = AVClipDataset(seqs, n_frames=5, window_ms=200, mel_cfg=CFG, seed=4, sync_window_ms=200)
+    ds.set_epoch(2)
+    for i in (0, 57, len(ds) - 1):
+        item, batch = ds[i], ds.get_batch([i], ds.item_seed(i))
+        for key in ("frames", "masked", "reference"):
+            assert item[key].dtype == torch.uint8
+            assert torch.equal(item[key].float().div_(255), batch[key][0]), key
+        for key in ("mel", "mask", "sync_mel"):
+            assert torch.equal(item[key], batch[key][0]), key
+        assert int(item["index"]) == int(batch["index"][0]) == i
+
+
+def test_get_batch_rejects_bad_indices(seqs):
+    ds = AVClipDataset(seqs, n_frames=5, window_ms=200, mel_cfg=CFG)
+    bank = DeviceClipBank(ds)
+    for source in (ds, bank):
+        with pytest.raises(IndexError, match="out of range"):
+            source.get_batch([0, len(ds)], seed=0)
+        with pytest.raises(IndexError, match="out of range"):
+            source.get_batch([-1], seed=0)
 
 
 def test_bad_inputs(seqs):

@@ -85,13 +85,57 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     assert int(resumed.updates) == int(straight.updates) == 20  # solver extra state restored
 
     # metrics.jsonl: the records of lost steps were dropped, not duplicated
-    rec_a = [json.loads(ln) for ln in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
-    rec_b = [json.loads(ln) for ln in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    rec_a, rec_b = _records(tmp_path / "a"), _records(tmp_path / "b")
     assert [r["step"] for r in rec_a] == [r["step"] for r in rec_b] == [5, 10, 10, 15, 20, 20]
     for ra, rb in zip(rec_a, rec_b):
+        assert ra.keys() == rb.keys()
         for k, v in ra.items():
-            if not k.startswith("time/"):
-                assert rb[k] == pytest.approx(v, rel=1e-5, abs=1e-7), k
+            assert rb[k] == pytest.approx(v, rel=1e-5, abs=1e-7), k
+    # timings live apart, one record per log step
+    for run in ("a", "b"):
+        timing = _records(tmp_path / run, "timing.jsonl")
+        assert [r["step"] for r in timing] == [5, 10, 15, 20]
+        assert all(set(r) == {"step", "time/step_s"} for r in timing)
+
+
+def _records(out_dir, name: str = "metrics.jsonl") -> list[dict]:
+    return [json.loads(ln) for ln in (out_dir / name).read_text().splitlines()]
+
+
+def _files(out_dir) -> dict[str, bytes]:
+    return {str(p.relative_to(out_dir)): p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
+
+
+def test_resume_drops_later_records_of_both_logs(tmp_path):
+    data = RegressionSet(64)
+    cfg = dict(max_steps=12, log_interval=2, ckpt_interval=5, eval_interval=100)
+    Trainer(_cfg(tmp_path / "a", **cfg), MLPSolver()).fit(data)
+    with pytest.raises(SimulatedKill):  # logged steps 2..8, last checkpoint at step 5
+        Trainer(_cfg(tmp_path / "b", **cfg), MLPSolver(kill_at=9)).fit(data)
+    assert [r["step"] for r in _records(tmp_path / "b", "timing.jsonl")] == [2, 4, 6, 8]
+    Trainer(_cfg(tmp_path / "b", **cfg), MLPSolver()).fit(data)
+    for name in ("metrics.jsonl", "timing.jsonl"):
+        steps = [r["step"] for r in _records(tmp_path / "b", name)]
+        assert steps == [r["step"] for r in _records(tmp_path / "a", name)], name
+        assert steps == [2, 4, 6, 8, 10, 12], name
+
+
+def test_identical_runs_write_identical_files_apart_from_timings(tmp_path):
+    # What DVC hashes: two runs of one config into one folder give the same bytes, except
+    # timing.jsonl (wall-clock step times).
+    def run(keep_as: str) -> dict[str, bytes]:
+        torch.manual_seed(0)
+        cfg = _cfg(tmp_path / "run", keep_last=2, best_metric="valid/loss")
+        Trainer(cfg, MLPSolver()).fit(RegressionSet(), RegressionSet(16, seed=9))
+        files = _files(tmp_path / "run")
+        (tmp_path / "run").rename(tmp_path / keep_as)  # the next run writes the same out_dir
+        return files
+
+    runs = [run("first"), run("second")]
+    assert runs[0].keys() == runs[1].keys()
+    assert {"metrics.jsonl", "timing.jsonl", "best.pt"} <= set(runs[0])
+    differ = sorted(k for k in runs[0] if runs[0][k] != runs[1][k])
+    assert differ in ([], ["timing.jsonl"])
 
 
 def test_training_reduces_loss_and_writes_metrics(tmp_path):
@@ -100,11 +144,16 @@ def test_training_reduces_loss_and_writes_metrics(tmp_path):
         _cfg(tmp_path, max_steps=60, log_interval=10, eval_interval=30, best_metric="valid/loss"),
         solver,
     ).fit(RegressionSet(), RegressionSet(16, 1))
-    records = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    records = _records(tmp_path)
     train = [r for r in records if "train/loss" in r]
     assert [r["step"] for r in train] == [10, 20, 30, 40, 50, 60]
     assert train[-1]["train/loss"] < 0.2 * train[0]["train/loss"]
-    assert {"lr", "train/grad_norm", "train/mae", "time/step_s"} <= set(train[0])
+    assert {"lr", "train/grad_norm", "train/mae"} <= set(train[0])
+    assert not any(k.startswith("time/") for r in records for k in r)  # in timing.jsonl
+    timing = _records(tmp_path, "timing.jsonl")
+    assert [r["step"] for r in timing] == [10, 20, 30, 40, 50, 60]
+    assert all(r["time/step_s"] > 0 for r in timing)
+    assert out["time/step_s"] == timing[-1]["time/step_s"]  # still returned
     assert out["valid/loss"] == records[-1]["valid/loss"]
     # warmup then cosine to min_lr_ratio * lr at max_steps
     assert train[-1]["lr"] == pytest.approx(0.1 * 0.05, rel=0.05)
@@ -290,6 +339,7 @@ def test_metrics_reach_the_tracker(tmp_path):
     )
     assert [s for s, _ in rec.calls] == [5, 10, 10]
     assert "train/loss" in rec.calls[0][1] and "valid/loss" in rec.calls[2][1]
+    assert "time/step_s" in rec.calls[0][1]  # timings reach the tracker (not metrics.jsonl)
     assert all(isinstance(v, float) for _, m in rec.calls for v in m.values())
 
 
