@@ -1,16 +1,25 @@
 """mrisynth: audio-driven speech-MRI synthesis.
 
-Subpackages, lower layers first (a module imports only from layers before it):
+Layers, bottom first. A module imports only from its own layer or the layers below it
+(``tests/test_layers.py`` reads every import and fails on one that goes up):
 
-1. ``utils``, ``config`` — seeding, git, typed config loading
-2. ``data.sequence`` — :class:`~mrisynth.data.SpeechMRISequence`, the one sequence type
-3. ``transforms`` — audio features (one time → mel-window function)
-4. ``data`` (manifests, datasets, preparation), ``io`` (readers/writers)
-5. ``phantom`` — the speech-production phantom
-6. ``modules`` → ``models`` → ``losses``, ``metrics``
-7. ``engine`` — trainer, checkpoints, DDP, MLflow, solvers
-8. ``synthesis``, ``evaluation`` — inference, baselines, evaluation and reports
-9. ``cli`` — the ``mrisynth`` command
+1. ``utils``, ``config`` — seeding, git, state files (atomic save, ``weights_only`` load),
+   typed config loading
+2. ``data.intensity``, ``data.spec``, ``data.sequence`` — uint8 ↔ unit-float conversions, the
+   :class:`~mrisynth.data.spec.DataSpec` a model's data must fit, and
+   :class:`~mrisynth.data.SpeechMRISequence`, the one sequence type
+3. ``io`` — readers/writers (DICOM de-identified, NIfTI, HDF5, PNG, video, audio)
+4. ``transforms`` — audio features (one time → mel-window function)
+5. ``data`` (manifests, preparation, datasets, data checks)
+6. ``phantom`` — the speech-production phantom
+7. ``modules`` → ``models`` (networks, builders, and ``models.artifacts``: the one model-file
+   format of the generator, sync expert and segmenter)
+8. ``losses``, ``metrics``
+9. ``synthesis`` — inference: audio + reference frames + a model file → video
+10. ``engine`` — trainer, checkpoints, DDP, MLflow, solvers with their training recipes
+11. ``evaluation`` — methods (model and baselines), scoring, metric registry, reports; it loads
+    models through ``models.artifacts`` and imports nothing from ``engine``
+12. ``cli`` — the ``mrisynth`` command
 """
 
 __version__ = "0.1.0"

@@ -16,12 +16,17 @@ function the training datasets use, so training and inference see identical alig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 
+from mrisynth.data.intensity import to_unit, unit_tensor
 from mrisynth.transforms.mel import frames_to_mel_windows, log_mel
 
-__all__ = ["synthesize_frames", "sync_embeddings", "side_by_side"]
+__all__ = ["synthesize_frames", "sync_embeddings", "side_by_side", "write_side_by_side_samples"]
 
 
 def _to_tchw(frames: np.ndarray) -> torch.Tensor:
@@ -33,8 +38,7 @@ def _to_tchw(frames: np.ndarray) -> torch.Tensor:
         f = np.moveaxis(f, -1, 1)
     else:
         raise ValueError(f"frames must be (T, H, W) or (T, H, W, C), got {f.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(f))
-    return t.float() / 255.0 if f.dtype == np.uint8 else t.float()
+    return unit_tensor(torch.from_numpy(np.ascontiguousarray(f)))
 
 
 @torch.no_grad()
@@ -50,6 +54,7 @@ def synthesize_frames(
     audio_offset_s: float = 0.0,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    mel: np.ndarray | None = None,
 ) -> np.ndarray:
     """Synthesize ``n_frames`` frames at ``model_cfg.fps`` from audio.
 
@@ -62,6 +67,8 @@ def synthesize_frames(
         n_frames: number of output frames ``T``.
         mask: ``(H, W)`` bool region to paint (from the generator's checkpoint).
         audio_offset_s: time of the first audio sample relative to frame 0 (s).
+        mel: the audio's log-mel ``(n_mels, n_steps)`` by ``model_cfg.mel``, if already
+            computed (:func:`~mrisynth.transforms.mel.log_mel`); None computes it.
 
     Returns:
         ``(T, H, W)`` (1 channel) or ``(T, H, W, C)`` float32 frames in [0, 1].
@@ -75,7 +82,8 @@ def synthesize_frames(
             f"reference frames are {c}x{h}x{w}, the generator expects "
             f"{model_cfg.channels}x{model_cfg.img_size}x{model_cfg.img_size}"
         )
-    mel = log_mel(audio, sample_rate, model_cfg.mel)
+    if mel is None:
+        mel = log_mel(audio, sample_rate, model_cfg.mel)
     windows = frames_to_mel_windows(
         mel,
         n_frames,
@@ -110,6 +118,7 @@ def sync_embeddings(
     audio_offset_s: float = 0.0,
     batch_size: int = 128,
     device: str | torch.device = "cpu",
+    mel: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sync-expert embeddings of every visual window and its audio window of a video.
 
@@ -117,6 +126,8 @@ def sync_embeddings(
     (``model_cfg.sync_window_ms``). The windows go in raw ([0, 1] frames, log-mel): the expert
     applies its own input preprocessing (``sync_visual_input``, ``sync_audio_norm``), exactly
     as in training and in the generator's sync loss.
+
+    ``mel``: the audio's log-mel by ``model_cfg.mel`` if already computed (None computes it).
 
     Returns:
         ``(video_emb, audio_emb)``, each ``(N, D)`` with ``N = T - Tv + 1``.
@@ -128,7 +139,8 @@ def sync_embeddings(
     n = f.shape[0] - tv + 1
     if n < 1:
         raise ValueError(f"video of {f.shape[0]} frames is shorter than the sync window ({tv})")
-    mel = log_mel(audio, sample_rate, model_cfg.mel)
+    if mel is None:
+        mel = log_mel(audio, sample_rate, model_cfg.mel)
     # audio window i starts at frame i's start time and spans the visual window
     windows = frames_to_mel_windows(
         mel,
@@ -144,7 +156,7 @@ def sync_embeddings(
     for s in range(0, n, batch_size):
         idx = np.arange(s, min(n, s + batch_size))
         clips = torch.stack([f[i : i + tv] for i in idx]).to(device)  # (b, Tv, C, H, W)
-        a_emb, v_emb = expert(clips, torch.from_numpy(windows[idx]).to(device))
+        v_emb, a_emb = expert(clips, torch.from_numpy(windows[idx]).to(device))
         v_out.append(v_emb.float().cpu())
         a_out.append(a_emb.float().cpu())
     return torch.cat(v_out).numpy(), torch.cat(a_out).numpy()
@@ -157,7 +169,7 @@ def side_by_side(reference: np.ndarray, synthesized: np.ndarray) -> np.ndarray:
         reference, synthesized: ``(T, H, W)`` or ``(T, H, W, 3)`` floats in [0, 1] (uint8 is
             scaled), one shape. 1-px white separators between the panels.
     """
-    ref, syn = (_unit(x) for x in (reference, synthesized))
+    ref, syn = (to_unit(x) for x in (reference, synthesized))
     if ref.shape != syn.shape:
         raise ValueError(f"side_by_side: shapes differ, {ref.shape} vs {syn.shape}")
     sep = np.ones((len(ref), ref.shape[1], 1, *ref.shape[3:]), np.float32)
@@ -165,6 +177,37 @@ def side_by_side(reference: np.ndarray, synthesized: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(panel, 0, 1) * 255).astype(np.uint8)
 
 
-def _unit(frames: np.ndarray) -> np.ndarray:
-    f = np.asarray(frames)
-    return f.astype(np.float32) / 255.0 if f.dtype == np.uint8 else f.astype(np.float32)
+def write_side_by_side_samples(
+    generator_path: str | Path, sequences: Sequence[Any], out_dir: str | Path
+) -> Path:
+    """Side-by-side MP4s with audio (recording | synthesized | difference), one per sequence.
+
+    The identity reference is each sequence's first frame (the image+audio condition); the
+    audio drives the rest. Written to ``out_dir/<utterance>.mp4``; returns ``out_dir``.
+    """
+    from mrisynth.io import write_mp4
+    from mrisynth.models.artifacts import load_model
+
+    generator, artifact = load_model(generator_path, "generator")
+    cfg = artifact.config()
+    out = Path(out_dir)
+    for i, seq in enumerate(sequences):
+        pred = synthesize_frames(
+            generator,
+            cfg,
+            np.asarray(seq.frames)[:1],
+            seq.audio,
+            seq.sample_rate,
+            len(seq.frames),
+            artifact.mask,
+            audio_offset_s=seq.audio_offset_s,
+        )
+        name = getattr(seq, "utterance_id", None) or f"sample_{i}"
+        write_mp4(
+            side_by_side(np.asarray(seq.frames), pred),
+            out / f"{name}.mp4",
+            fps=seq.fps,
+            audio=seq.audio_for_frames(0, len(seq.frames)),
+            sr=seq.sample_rate,
+        )
+    return out

@@ -13,7 +13,7 @@ Examples::
 Each recording is read, optionally cropped to ``--roi-mm`` (top left height width, mm from the
 top-left corner of the frame), normalised (1st–99th percentile → [0, 1]; not again for
 recordings that ``mrisynth prepare`` already normalised, nor for colour video) and resized to
-the model's ``img_size`` (:func:`~mrisynth.engine.train.prepare_for_model`). The model's
+the model's ``img_size`` (:func:`~mrisynth.data.prepare.prepare_for_model`). The model's
 channels decide the data: 1 for MRI, 3 for RGB face video (``prepare --set source=face``). ``--set`` overrides
 ``train.<TrainConfig field>``, ``model.<ModelConfig field>``, ``opt.<ExpertOptions or
 GeneratorOptions field>`` and ``loss.<GeneratorLossWeights field>``. The run is resumable: the
@@ -38,6 +38,23 @@ __all__ = ["add_arguments", "run", "build_configs", "load_split"]
 logger = logging.getLogger(__name__)
 
 _SECTIONS = ("train", "model", "opt", "loss")
+#: Stage keys that are not config sections: parameter prefixes to freeze, the loss preset.
+_STAGE_KEYS = ("freeze", "loss_preset")
+LOSS_PRESETS = ("mri", "face")
+
+
+def loss_preset_for(channels: int, chosen: str | None = None) -> str:
+    """The generator loss preset: ``chosen`` if given, else ``mri`` (1 channel) or ``face`` (3).
+
+    Raises:
+        ConfigError: an unknown preset name.
+    """
+    from mrisynth.config.schema import ConfigError
+
+    preset = chosen or ("face" if channels == 3 else "mri")
+    if preset not in LOSS_PRESETS:
+        raise ConfigError(f"loss_preset: {preset!r} is not one of {', '.join(LOSS_PRESETS)}")
+    return preset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--loss-preset",
-        choices=("mri", "face"),
-        help="generator loss weights (default: mri for 1 channel, face for 3)",
+        choices=LOSS_PRESETS,
+        help="generator loss weights the loss.* values apply on top of (default: the stage's "
+        "loss_preset in --params, else mri for 1 channel, face for 3)",
     )
     parser.add_argument(
         "--roi-mm",
@@ -104,6 +122,7 @@ def stage_sections(params: str | None, stage: str | None, model_preset: str) -> 
           train: {max_steps: 600}           # TrainConfig fields
           opt: {lr: 5.0e-4}                 # ExpertOptions / GeneratorOptions fields
         finetune:
+          loss_preset: mri                  # mri | face: the loss weights loss.* apply to
           loss: {temporal: 0.2}             # GeneratorLossWeights fields
     """
     from mrisynth.config.presets import load_preset
@@ -124,7 +143,7 @@ def stage_sections(params: str | None, stage: str | None, model_preset: str) -> 
             raise ConfigError(f"{params}: no section or preset {stage!r} for --stage")
         base = load_preset(stage, picks[stage]) if picks.get(stage) else {}
         own = p.get(stage) or {}
-        allowed = (*_SECTIONS, "freeze")
+        allowed = (*_SECTIONS, *_STAGE_KEYS)
         for where, body in ((f"presets.{stage}", base), (stage, own)):
             unknown = sorted(set(body) - set(allowed))
             if unknown:
@@ -138,23 +157,42 @@ def stage_sections(params: str | None, stage: str | None, model_preset: str) -> 
 
 
 def build_configs(
-    model: str, preset: str, overrides: list[str], out: str, base: dict | None = None
+    model: str,
+    preset: str,
+    overrides: list[str],
+    out: str,
+    base: dict | None = None,
+    loss_preset: str | None = None,
 ) -> dict[str, Any]:
     """Resolve ``--model-preset``, the ``--params`` stage sections and ``--set`` into configs.
 
+    Args:
+        model: ``expert``, ``generator`` or ``segmenter``.
+        preset: the model preset (``configs/model/``).
+        overrides: ``--set`` items.
+        out: the run folder.
+        base: the stage's sections (:func:`stage_sections`; may hold ``loss_preset``).
+        loss_preset: ``--loss-preset``, over the stage's ``loss_preset``.
+
     Returns:
         ``{"model": ModelConfig, "train": TrainConfig, "opt": ExpertOptions |
-        GeneratorOptions, "loss": dict of GeneratorLossWeights overrides}``.
+        GeneratorOptions | SegmenterConfig, "loss": GeneratorLossWeights (generator) or None,
+        "loss_preset": the preset the loss weights apply to (generator) or None}``.
 
     Raises:
         ConfigError: an unknown section or key, or a bad value (the dotted key is named).
     """
     from mrisynth.config.schema import ConfigError, deep_merge, from_dict, parse_overrides
-    from mrisynth.engine.train import ExpertOptions, GeneratorOptions
+    from mrisynth.engine.solvers.generator import GeneratorOptions
+    from mrisynth.engine.solvers.sync_expert import ExpertOptions
     from mrisynth.engine.trainer import TrainConfig
     from mrisynth.models.builders import ModelConfig
 
-    sets = deep_merge(base or {}, parse_overrides(overrides))
+    base = dict(base or {})
+    loss_preset = loss_preset or base.pop("loss_preset", None)
+    if model != "generator" and loss_preset:
+        raise ConfigError("loss_preset: loss weights apply to the generator only")
+    sets = deep_merge(base, parse_overrides(overrides))
     unknown = sorted(set(sets) - set(_SECTIONS))
     if unknown:
         raise ConfigError(
@@ -178,7 +216,24 @@ def build_configs(
         opt_cls = ExpertOptions if model == "expert" else GeneratorOptions
         opt_data = sets.get("opt", {})
     opt = from_dict(opt_cls, opt_data, where="opt")
-    return {"model": model_cfg, "train": train_cfg, "opt": opt, "loss": sets.get("loss", {})}
+    loss = None
+    if model == "generator":
+        from mrisynth.losses.weights import GeneratorLossWeights
+
+        loss_preset = loss_preset_for(model_cfg.channels, loss_preset)
+        preset_weights = getattr(GeneratorLossWeights, loss_preset)()
+        loss = from_dict(
+            GeneratorLossWeights,
+            {**dataclasses.asdict(preset_weights), **sets.get("loss", {})},
+            where="loss",
+        )
+    return {
+        "model": model_cfg,
+        "train": train_cfg,
+        "opt": opt,
+        "loss": loss,
+        "loss_preset": loss_preset if model == "generator" else None,
+    }
 
 
 def load_split(
@@ -195,7 +250,7 @@ def load_split(
         ValueError: the split has no recordings (names the splits that exist).
     """
     from mrisynth.data.manifest import load_manifest_sequences, read_manifest
-    from mrisynth.engine.train import prepare_for_model
+    from mrisynth.data.prepare import prepare_for_model
 
     seqs = load_manifest_sequences(manifest, split)
     if not seqs:
@@ -216,15 +271,15 @@ def load_split(
 
 
 def run(args: argparse.Namespace) -> int:
+    from mrisynth.engine.solvers.generator import train_generator
+    from mrisynth.engine.solvers.sync_expert import train_sync_expert
     from mrisynth.engine.tracking import NullTracker, Tracker, pipeline_context
-    from mrisynth.engine.train import train_generator, train_sync_expert
-    from mrisynth.losses.weights import GeneratorLossWeights
 
     if args.model != "generator" and (args.expert or args.freeze):
         raise ValueError("--expert and --freeze apply to 'train generator' only")
     preset, base = stage_sections(args.params, args.stage, args.model_preset)
     freeze = list(args.freeze) or list(base.pop("freeze", None) or [])
-    cfgs = build_configs(args.model, preset, args.overrides, args.out, base)
+    cfgs = build_configs(args.model, preset, args.overrides, args.out, base, args.loss_preset)
     model_cfg = cfgs["model"]
     kw = dict(roi_mm=args.roi_mm, resample_fps=args.resample_fps)
     train_seqs = [
@@ -252,12 +307,9 @@ def run(args: argparse.Namespace) -> int:
                 train_seqs, val_seqs, model_cfg, cfgs["train"], options=cfgs["opt"], tracker=tracker
             )
         else:
-            preset = args.loss_preset or "mri"
-            base = GeneratorLossWeights.mri() if preset == "mri" else GeneratorLossWeights.face()
-            from mrisynth.config.schema import from_dict
-
-            weights = from_dict(
-                GeneratorLossWeights, {**dataclasses.asdict(base), **cfgs["loss"]}, where="loss"
+            weights = cfgs["loss"]
+            logger.info(
+                "generator loss preset %r with loss.* on top: %s", cfgs["loss_preset"], weights
             )
             result = train_generator(
                 train_seqs,
@@ -287,19 +339,20 @@ def _train_segmenter(train_seqs, val_seqs, cfgs, init_from, tracker) -> dict[str
     """Segmenter on the labelled frames of the prepared recordings (every 2nd frame)."""
     import numpy as np
 
-    from mrisynth.engine.solvers.segmenter import save_segmenter, train_segmenter
+    from mrisynth.data.intensity import to_unit
+    from mrisynth.engine.solvers.segmenter import train_segmenter
 
     def stack(seqs, what):
         missing = [s.utterance_id for s in seqs if s.labels is None]
         if missing:
             raise ValueError(f"{what} recordings without labels: {missing[:3]}")
-        frames = np.concatenate([s.frames[::2] for s in seqs]).astype(np.float32) / 255.0
+        frames = to_unit(np.concatenate([s.frames[::2] for s in seqs]))
         labels = np.concatenate([s.labels[::2] for s in seqs]).astype(np.int64)
         return frames, labels
 
     tf, tl = stack(train_seqs, "training")
     vf, vl = stack(val_seqs, "validation")
-    model, metrics = train_segmenter(
+    _, metrics = train_segmenter(
         tf,
         tl,
         vf,
@@ -309,5 +362,4 @@ def _train_segmenter(train_seqs, val_seqs, cfgs, init_from, tracker) -> dict[str
         tracker=tracker,
         init_from=init_from,
     )
-    save_segmenter(Path(cfgs["train"].out_dir) / "segmenter.pt", model, cfgs["opt"])
     return {k: float(v) for k, v in metrics.items()}

@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from mrisynth.data.intensity import to_uint8
 from mrisynth.data.sequence import SequenceError, SpeechMRISequence
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "prepare_manifest",
     "load_face_sequence",
     "load_prepared",
+    "prepare_for_model",
 ]
 
 logger = logging.getLogger(__name__)
@@ -275,3 +277,62 @@ def load_prepared(prepared_csv: str | Path, split: str | None = None) -> list[Sp
         for e in read_manifest(prepared_csv)
         if split is None or e.split == split
     ]
+
+
+def prepare_for_model(
+    seq: SpeechMRISequence,
+    img_size: int,
+    *,
+    fps: float | None = None,
+    resample_fps: bool = False,
+    fps_tolerance: float = 0.01,
+) -> SpeechMRISequence:
+    """Resize an (already ROI-cropped) sequence to ``img_size`` px and make its frames uint8.
+
+    Space (and, if needed, time) is resampled by :meth:`SpeechMRISequence.resample` (the pixel
+    spacing is updated, the field of view kept; a non-square ROI gets anisotropic spacing).
+    A frame rate within ``fps_tolerance`` of ``fps`` is resampled to exactly ``fps`` (a few
+    per-mille timing drift would otherwise accumulate against the audio); a larger difference
+    is an error unless ``resample_fps``. Audio is untouched (it lives on the same clock).
+
+    Args:
+        seq: sequence with ``(T, H, W)`` frames.
+        img_size: target square size in pixels.
+        fps: the model's frame rate; ``None`` keeps the sequence's.
+        resample_fps: allow resampling a frame rate that differs by more than the tolerance.
+        fps_tolerance: relative frame-rate difference accepted without ``resample_fps``.
+
+    Returns:
+        A new sequence with uint8 ``(T', img_size, img_size)`` frames.
+
+    Raises:
+        ValueError: the frame rate differs by more than the tolerance and ``resample_fps`` is
+            False (names both rates), or an invalid ``img_size``.
+    """
+    if not isinstance(seq, SpeechMRISequence):
+        raise TypeError(f"prepare_for_model: expected a SpeechMRISequence, got {type(seq)}")
+    if img_size < 1:
+        raise ValueError(f"prepare_for_model: img_size must be >= 1 px, got {img_size}")
+    name = seq.utterance_id or seq.provenance.get("source") or "sequence"
+    new_fps = None
+    if fps is not None:
+        rel = abs(seq.fps - float(fps)) / float(fps)
+        if rel > fps_tolerance and not resample_fps:
+            raise ValueError(
+                f"{name}: frame rate {seq.fps:g} fps differs from the model's {float(fps):g} fps "
+                f"by {rel:.1%} (> {fps_tolerance:.0%}); resample explicitly "
+                "(resample_fps=True, CLI --resample-fps) or use a model config with "
+                f"fps={seq.fps:g}"
+            )
+        if rel > 1e-9:
+            new_fps = float(fps)
+    out = seq
+    if new_fps is not None or (seq.height, seq.width) != (img_size, img_size):
+        spacing = (
+            seq.spacing_mm[0] * seq.height / img_size,
+            seq.spacing_mm[1] * seq.width / img_size,
+        )
+        out = seq.resample(fps=new_fps, spacing_mm=spacing)
+        if out.frames.shape[1:3] != (img_size, img_size):  # guard against rounding surprises
+            raise RuntimeError(f"{name}: resampled to {out.frames.shape[1:3]}, not {img_size} px")
+    return out.replace(frames=to_uint8(out.frames, seq.frames.dtype))

@@ -2,11 +2,13 @@
 
 All baselines share one interface: ``fit(features (N, F), frames (N, H, W))`` on the adaptation
 frames and their per-frame audio features (the same mel windows the model sees, flattened),
-then ``predict(features (M, F), reference (H, W)) -> (M, H, W)`` (colour frames carry a
-trailing RGB axis throughout).
+then ``predict(features (M, F), reference (Tr, H, W)) -> (M, H, W)``, where ``reference`` is
+the identity input of the model (one frame, ``Tr = 1``, or a reference video); colour frames
+carry a trailing RGB axis throughout. :class:`mrisynth.evaluation.methods.BaselineMethod`
+makes each of them an evaluation method.
 
-- :class:`StaticFrameBaseline`: repeats the reference frame (the model's identity input) —
-  perfect image statistics, no motion at all.
+- :class:`StaticFrameBaseline`: plays the reference back (one frame: frozen; a video:
+  cycled), ignoring the audio — perfect image statistics, no audio-driven motion at all.
 - :class:`NearestNeighbourBaseline`: for each test frame, the adaptation frame whose
   (standardised) audio feature is nearest — real anatomy, audio-driven, no generalisation.
 - :class:`RegressionBaseline`: PCA of the adaptation frames + ridge regression from audio
@@ -39,7 +41,12 @@ class Baseline(abc.ABC):
 
     @abc.abstractmethod
     def predict(self, features: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """``(M, H, W)`` frames for ``features (M, F)`` given the speaker's ``reference (H, W)``."""
+        """``(M, H, W)`` float32 frames in [0, 1] for ``features (M, F)``.
+
+        Args:
+            features: per-frame audio features of the frames to predict.
+            reference: ``(Tr, H, W)`` identity frames of the speaker (float in [0, 1]).
+        """
 
 
 def _check_fit(features: np.ndarray, frames: np.ndarray) -> None:
@@ -54,7 +61,8 @@ class StaticFrameBaseline(Baseline):
     name = "static"
 
     def predict(self, features: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        return np.repeat(np.asarray(reference, np.float32)[None], len(features), axis=0)
+        ref = np.asarray(reference, np.float32)
+        return ref[np.arange(len(features)) % len(ref)]
 
 
 class NearestNeighbourBaseline(Baseline):

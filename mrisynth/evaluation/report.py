@@ -21,6 +21,9 @@ Files written by :func:`write_report`:
 - ``tables.md`` and ``report.html`` (per method × condition, per language, per speaker, per
   phoneme class, the seed-study LSE table, the retroflex-vs-dental check and the comparisons);
 - ``plots/*.png`` (matplotlib Agg).
+
+Which metrics go in which table, which way is better, and what each one means come from
+:mod:`mrisynth.evaluation.metrics_registry` (the report ends with their definitions).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from mrisynth.evaluation.metrics_registry import METRICS, directions, find_metric, metric_names
 from mrisynth.metrics.stats import Summary, intervals_overlap, summarize
 
 logger = logging.getLogger(__name__)
@@ -46,8 +50,12 @@ __all__ = [
     "SEED_TABLE_LANGUAGES",
     "METRIC_DIRECTIONS",
     "COMPARED_METRICS",
+    "RETROFLEX_PREFIX",
     "aggregate",
     "flat_metrics",
+    "retroflex_metrics",
+    "parse_metrics_key",
+    "metric_definitions",
     "compare_methods",
     "language_lse_table",
     "markdown_table",
@@ -68,62 +76,14 @@ LANGUAGE_NAMES = {
 }
 #: Row order of the per-language LSE table (as in the seed study).
 SEED_TABLE_LANGUAGES = ("te", "ta", "kn", "ml", "hi", "en")
-#: ``"max"``: higher is better; ``"min"``: lower is better (metrics not listed: no direction).
-METRIC_DIRECTIONS: dict[str, str] = {
-    "l1": "min",
-    "l1_mask": "min",
-    "ssim": "max",
-    "ms_ssim": "max",
-    "psnr": "max",
-    "lse_d": "min",
-    "lse_c": "max",
-    "sync_bce": "min",
-    "abs_offset": "min",
-    "dice_mean": "max",
-    "hd95_mean_mm": "min",
-    "hd95_median_mm": "min",
-    "degree_err_mean_mm": "min",
-    "location_err_mean_mm": "min",
-    "tongue_contour_mm": "min",
-    "traj_r_mean": "max",
-    "warp_error": "min",
-    "temporal_grad_diff": "min",
-    "flicker": "min",
-}
+#: ``"max"``: higher is better; ``"min"``: lower is better (from the metric registry; metrics
+#: not listed have no direction).
+METRIC_DIRECTIONS: dict[str, str] = directions()
 #: Anatomical and sync metrics of the model-vs-baseline comparison list.
-COMPARED_METRICS = (
-    "dice_mean",
-    "hd95_mean_mm",
-    "hd95_median_mm",
-    "degree_err_mean_mm",
-    "location_err_mean_mm",
-    "tongue_contour_mm",
-    "traj_r_mean",
-    "lse_d",
-    "lse_c",
-    "sync_bce",
-)
+COMPARED_METRICS = metric_names("compare")
 _KEY_COLUMNS = ("utterance", "speaker", "language", "method", "condition")
-_TABLE_METRICS = (
-    "l1",
-    "ssim",
-    "ms_ssim",
-    "psnr",
-    "lse_d",
-    "lse_c",
-    "sync_bce",
-    "abs_offset",
-    "dice_mean",
-    "hd95_mean_mm",
-    "hd95_median_mm",
-    "degree_err_mean_mm",
-    "location_err_mean_mm",
-    "tongue_contour_mm",
-    "traj_r_mean",
-    "warp_error",
-    "temporal_grad_diff",
-    "flicker",
-)
+#: Prefix of the retroflex-check keys of ``metrics.json``.
+RETROFLEX_PREFIX = "retroflex_check"
 _SYNC_NOTE = (
     "Absolute LSE-D/LSE-C values come from mrisynth's own evaluation expert (trained on this "
     "data, separately from the generator's sync expert). They are **not comparable** with "
@@ -199,6 +159,58 @@ def flat_metrics(cells: Mapping[tuple, Mapping[str, Summary]]) -> dict[str, floa
             if s.n > 0 and math.isfinite(s.mean):
                 out[f"{prefix}.{name}"] = float(s.mean)
     return dict(sorted(out.items()))
+
+
+def retroflex_metrics(retroflex: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Flat ``metrics.json`` entries of the retroflex check rows
+    (``retroflex_check.<source>.<metric>``; an undecided verdict is left out)."""
+    out: dict[str, float] = {}
+    for r in retroflex:
+        prefix = f"{RETROFLEX_PREFIX}.{r['source']}"
+        for k in ("retroflex_x_mm", "dental_x_mm"):
+            out[f"{prefix}.{k}"] = r[k]
+        if r["retroflex_behind_dental"] is not None:
+            out[f"{prefix}.retroflex_behind_dental"] = float(r["retroflex_behind_dental"])
+    return out
+
+
+def parse_metrics_key(key: str) -> tuple[str, str | None, str]:
+    """Split a ``metrics.json`` key into ``(method or check source, condition, metric)``.
+
+    ``"model.image_audio.dice_mean"`` → ``("model", "image_audio", "dice_mean")``;
+    ``"real.lse_d"`` → ``("real", None, "lse_d")``; ``"retroflex_check.model.image_audio.
+    dental_x_mm"`` → ``("model.image_audio", None, "dental_x_mm")`` (the inverse of
+    :func:`flat_metrics` and :func:`retroflex_metrics`).
+
+    Raises:
+        ValueError: a key of neither form.
+    """
+    parts = key.split(".")
+    if parts[0] == RETROFLEX_PREFIX and len(parts) >= 3:
+        return ".".join(parts[1:-1]), None, parts[-1]
+    if len(parts) == 2 and parts[0] in REFERENCE_METHODS:
+        return parts[0], None, parts[1]
+    if len(parts) == 3 and parts[0] not in REFERENCE_METHODS:
+        return parts[0], parts[1], parts[2]
+    raise ValueError(
+        f"metrics key {key!r} is neither <method>.<condition>.<metric>, "
+        f"<{'|'.join(REFERENCE_METHODS)}>.<metric> nor {RETROFLEX_PREFIX}.<source>.<metric>"
+    )
+
+
+def metric_definitions(columns: Iterable[str]) -> tuple[list[str], list[list[str]]]:
+    """The registry's definition of each metric among ``columns``, in registry order.
+
+    Returns:
+        ``(headers, rows)``: metric, better, unit, definition, source; columns the registry
+        does not know are listed last as undefined.
+    """
+    columns = list(dict.fromkeys(columns))
+    known = {c: find_metric(c) for c in columns}
+    entries = sorted({m for m in known.values() if m is not None}, key=METRICS.index)
+    rows = [[m.name, m.better, m.unit, m.description, m.source] for m in entries]
+    rows += [[c, "", "", "(not in the metric registry)", ""] for c, m in known.items() if m is None]
+    return ["metric", "better", "unit", "definition", "source"], rows
 
 
 def compare_methods(
@@ -358,7 +370,7 @@ def _plot_distributions(rows: Sequence[Mapping[str, Any]], path: Path) -> Path |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in ("l1", "ssim", "dice_mean", "lse_d", "degree_err_mean_mm") if m]
+    metrics = metric_names("plot")
     groups = sorted({_cell_name(r["method"], r["condition"]) for r in rows})
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 4), squeeze=False)
     drawn = False
@@ -377,7 +389,7 @@ def _plot_distributions(rows: Sequence[Mapping[str, Any]], path: Path) -> Path |
             ax.boxplot(data)
             ax.set_xticks(range(1, len(names) + 1), names, rotation=70, fontsize=7)
             drawn = True
-        ax.set_title(f"{m} ({'higher' if METRIC_DIRECTIONS.get(m) == 'max' else 'lower'} better)")
+        ax.set_title(f"{m} ({find_metric(m).better})")
     if not drawn:
         plt.close(fig)
         return None
@@ -546,7 +558,7 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
     sections = [
         (
             "Method × condition (mean [95% CI])",
-            _summary_table(cells, _TABLE_METRICS, ("method", "condition")),
+            _summary_table(cells, metric_names("table"), ("method", "condition")),
         )
     ]
     headers, table = language_lse_table(rows, conditions)
@@ -558,7 +570,7 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
                 title,
                 _summary_table(
                     sub,
-                    ("l1", "ssim", "lse_d", "lse_c", "dice_mean", "degree_err_mean_mm"),
+                    metric_names("breakdown"),
                     (by, "method", "condition"),
                 ),
             )
@@ -581,6 +593,9 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
         )
     if comparisons:
         sections.append(("Model vs baselines", _dict_table(comparisons)))
+    columns = [*_metric_columns(rows), *_metric_columns(class_rows)]
+    columns += [k for r in retroflex for k in r if k != "source"]
+    sections.append(("Metric definitions", metric_definitions(columns)))
     return sections
 
 

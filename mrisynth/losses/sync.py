@@ -1,4 +1,9 @@
-"""Sync losses: BCE of the expert's cosine probability against an in-sync label."""
+"""Sync losses: BCE of the expert's cosine probability against an in-sync label.
+
+:func:`expert_bce` is the one definition of the sync BCE: the expert's training loss, the
+generator's sync loss (:func:`sync_loss`) and the evaluation's ``sync_bce``
+(:func:`mrisynth.metrics.sync.sync_bce`) all call it.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,27 @@ __all__ = ["expert_bce", "sync_loss"]
 
 
 def expert_bce(
-    audio_emb: torch.Tensor, video_emb: torch.Tensor, labels: torch.Tensor
+    video_emb: torch.Tensor, audio_emb: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
     """Sync expert training loss.
 
     Args:
-        audio_emb, video_emb: ``(B, D)`` non-negative unit-norm embeddings.
+        video_emb, audio_emb: ``(B, D)`` non-negative unit-norm embeddings.
         labels: ``(B,)`` 1 = in sync, 0 = shifted.
 
     Returns:
-        scalar mean BCE of ``cos(audio, video)`` (clamped into (0, 1)) vs ``labels``;
+        scalar mean BCE of ``cos(video, audio)`` (clamped into (0, 1)) vs ``labels``;
         chance level for a balanced batch is ln 2 ≈ 0.693.
     """
-    if audio_emb.shape != video_emb.shape or audio_emb.ndim != 2:
+    if audio_emb.shape != video_emb.shape or video_emb.ndim != 2:
         raise ValueError(
-            f"expert_bce: embeddings must both be (B, D), got {tuple(audio_emb.shape)} and "
-            f"{tuple(video_emb.shape)}"
+            f"expert_bce: embeddings must both be (B, D), got {tuple(video_emb.shape)} and "
+            f"{tuple(audio_emb.shape)}"
         )
-    labels = labels.to(audio_emb.dtype).reshape(-1)
-    if labels.shape[0] != audio_emb.shape[0]:
-        raise ValueError(f"expert_bce: {labels.shape[0]} labels for {audio_emb.shape[0]} pairs")
-    return F.binary_cross_entropy(cosine_probability(audio_emb, video_emb), labels)
+    labels = labels.to(video_emb.dtype).reshape(-1)
+    if labels.shape[0] != video_emb.shape[0]:
+        raise ValueError(f"expert_bce: {labels.shape[0]} labels for {video_emb.shape[0]} pairs")
+    return F.binary_cross_entropy(cosine_probability(video_emb, audio_emb), labels)
 
 
 def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
@@ -47,5 +52,5 @@ def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> to
     Returns:
         scalar BCE against label 1.
     """
-    a, v = expert(frames, mel)
-    return expert_bce(a, v, torch.ones(a.shape[0], device=a.device))
+    v, a = expert(frames, mel)
+    return expert_bce(v, a, torch.ones(v.shape[0], device=v.device))

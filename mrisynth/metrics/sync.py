@@ -11,6 +11,7 @@ Definitions (after syncnet_python, Chung & Zisserman 2016; Prajwal et al. 2020):
   (higher is better); **offset** = ``argmin_o D(o)`` in frames (positive: the audio matching
   frame ``i`` sits ``o`` frames later).
 - **sync BCE** = ``mean_i −log clip(cos(v_i, a_i), 1e-6, 1 − 1e-6)``: the expert's own training loss
+  (computed by :func:`mrisynth.losses.sync.expert_bce`, its one definition)
   on the in-sync windows (offset 0), i.e. the generator's sync loss (Wav2Lip); lower is better,
   ln 2 ≈ 0.69 is a coin flip. Compare with the real video's value from the same expert.
 
@@ -97,10 +98,14 @@ def lse_scores(video_emb: np.ndarray, audio_emb: np.ndarray, max_offset: int) ->
 
 def sync_bce(video_emb: np.ndarray, audio_emb: np.ndarray) -> float:
     """Mean expert sync loss ``−log P(sync)`` of aligned window pairs ``(N, D)`` (see above)."""
-    v = np.asarray(video_emb, dtype=np.float64)
-    a = np.asarray(audio_emb, dtype=np.float64)
+    import torch
+
+    from mrisynth.losses.sync import expert_bce
+
+    v = torch.from_numpy(np.asarray(video_emb, dtype=np.float64))
+    a = torch.from_numpy(np.asarray(audio_emb, dtype=np.float64))
     if v.shape != a.shape or v.ndim != 2:
-        raise ValueError(f"embeddings must both be (N, D), got {v.shape} and {a.shape}")
-    norm = np.linalg.norm(v, axis=1) * np.linalg.norm(a, axis=1)
-    cos = (v * a).sum(1) / np.maximum(norm, 1e-12)
-    return float(-np.log(np.clip(cos, 1e-6, 1.0 - 1e-6)).mean())  # as the expert's BCE
+        raise ValueError(
+            f"embeddings must both be (N, D), got {tuple(v.shape)} and {tuple(a.shape)}"
+        )
+    return float(expert_bce(v, a, torch.ones(len(v), dtype=torch.float64)))

@@ -157,7 +157,8 @@ class SyncExpert(nn.Module):
             mel: ``(B, 1, n_mels, n_win)`` log-mel (raw: the expert applies ``audio_norm``).
 
         Returns:
-            ``(audio_emb, video_emb)``, each ``(B, embed_dim)``, non-negative, unit L2 norm.
+            ``(video_emb, audio_emb)`` (the order of the inputs), each ``(B, embed_dim)``,
+            non-negative, unit L2 norm.
         """
         want = (self.n_frames_window, self.channels, *self.img_size)
         if frames.ndim != 5 or tuple(frames.shape[1:]) != want:
@@ -170,14 +171,14 @@ class SyncExpert(nn.Module):
         a, _ = self.audio_encoder(normalise_mel(mel, self.audio_norm))
         a = F.normalize(F.relu(a.flatten(1)), dim=1, eps=_EPS)
         v = F.normalize(F.relu(v.flatten(1)), dim=1, eps=_EPS)
-        return a, v
+        return v, a
 
     def sync_probability(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         """``(B,)`` cosine similarity of the embeddings clamped into (0, 1)."""
-        a, v = self(frames, mel)
-        return cosine_probability(a, v)
+        v, a = self(frames, mel)
+        return cosine_probability(v, a)
 
 
-def cosine_probability(audio_emb: torch.Tensor, video_emb: torch.Tensor) -> torch.Tensor:
+def cosine_probability(video_emb: torch.Tensor, audio_emb: torch.Tensor) -> torch.Tensor:
     """``(B,)`` cosine similarity of ``(B, D)`` embeddings clamped to ``[eps, 1 - eps]``."""
-    return F.cosine_similarity(audio_emb, video_emb, dim=1, eps=_EPS).clamp(_EPS, 1 - _EPS)
+    return F.cosine_similarity(video_emb, audio_emb, dim=1, eps=_EPS).clamp(_EPS, 1 - _EPS)

@@ -16,14 +16,11 @@ import torch
 import torch.multiprocessing as mp
 from test_solvers import TRAIN, VAL, run_cfg, tiny_cfg
 
-import mrisynth.engine.train as train_module
+import mrisynth.engine.solvers.generator as generator_recipe
+import mrisynth.engine.solvers.sync_expert as expert_recipe
 from mrisynth.engine import cleanup_distributed, setup_distributed
-from mrisynth.engine.train import (
-    ExpertOptions,
-    GeneratorOptions,
-    train_generator,
-    train_sync_expert,
-)
+from mrisynth.engine.solvers.generator import GeneratorOptions, train_generator
+from mrisynth.engine.solvers.sync_expert import ExpertOptions, train_sync_expert
 from mrisynth.losses import GeneratorLossWeights
 
 
@@ -39,12 +36,13 @@ def _worker(rank: int, port: int, out: str) -> None:
     setup_distributed("cpu")
     trainers = []
 
-    class RecordingTrainer(train_module.Trainer):
+    class RecordingTrainer(expert_recipe.Trainer):
         def fit(self, *args, **kwargs):
             trainers.append(self)
             return super().fit(*args, **kwargs)
 
-    train_module.Trainer = RecordingTrainer  # this spawned process only
+    # this spawned process only
+    expert_recipe.Trainer = generator_recipe.Trainer = RecordingTrainer
     try:
         expert_dir = os.path.join(out, "expert")
         r = train_sync_expert(

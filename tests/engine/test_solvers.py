@@ -16,27 +16,21 @@ import numpy as np
 import pytest
 import torch
 
+from mrisynth.data.checks import check_sequences
+from mrisynth.data.prepare import prepare_for_model
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.engine import TrainConfig
-from mrisynth.engine.solvers.generator import GeneratorSolver
+from mrisynth.engine.solvers.generator import GeneratorOptions, GeneratorSolver, train_generator
 from mrisynth.engine.solvers.sync_expert import (
+    ExpertOptions,
     RedrawnPairs,
     SyncExpertSolver,
     VisualAugment,
     check_meta,
-)
-from mrisynth.engine.train import (
-    ExpertOptions,
-    GeneratorOptions,
-    check_sequences,
-    load_generator,
-    load_sync_expert,
-    prepare_for_model,
-    read_model_checkpoint,
-    train_generator,
     train_sync_expert,
 )
 from mrisynth.losses import GeneratorLossWeights
+from mrisynth.models.artifacts import load_generator, load_sync_expert, read_artifact
 from mrisynth.models.builders import ModelConfig, build_sync_expert
 from mrisynth.transforms.mel import MelConfig
 
@@ -74,26 +68,8 @@ def bar_sequence(seed: int, duration_s: float = 4.0, size: int = SIZE, fps: floa
 
 
 def tiny_cfg(**overrides) -> ModelConfig:
-    base = dict(
-        name="tiny",
-        channels=1,
-        img_size=SIZE,
-        fps=FPS,
-        n_frames=5,
-        mel=MelConfig.wav2lip(),
-        gen_base_width=4,
-        gen_max_width=16,
-        gen_embed_dim=16,
-        gen_audio_base_width=4,
-        sync_base_width=8,
-        sync_max_width=32,
-        sync_embed_dim=32,
-        disc_base_width=4,
-        disc_layers=2,
-        temporal_disc_base_width=4,
-        temporal_disc_layers=2,
-    )
-    return ModelConfig(**{**base, **overrides})
+    """``configs/model/tiny.yaml`` (32 px, 25 fps, Wav2Lip's mel) with field overrides."""
+    return dataclasses.replace(ModelConfig.preset("tiny"), **overrides)
 
 
 def run_cfg(out_dir, **overrides) -> TrainConfig:
@@ -156,8 +132,13 @@ def test_expert_learns_sync_on_held_out_speakers(expert_run):
 def test_expert_checkpoint_loads_with_weights_only_and_rebuilds(expert_run):
     out, result = expert_run
     raw = torch.load(out / "expert.pt", weights_only=True)
-    assert raw["meta"]["model_config"]["img_size"] == SIZE
-    assert raw["meta"]["fps"] == FPS and raw["meta"]["sample_rate"] == SR
+    assert raw["format"] == "mrisynth.artifact/2" and raw["kind"] == "sync_expert"
+    assert raw["model_config"]["img_size"] == SIZE
+    assert raw["data_spec"]["fps"] == FPS and raw["data_spec"]["sample_rate"] == SR
+    assert raw["data_spec"]["spacing_mm"] is not None  # the training data's common spacing
+    assert raw["step"] == result["step"] and raw["metrics"]["valid/loss"] == result["valid/loss"]
+    # The run's metadata sits beside the weights, not in them.
+    assert "git_commit" not in raw and (out / "expert.run.json").is_file()
     torch.load(out / "best.pt", weights_only=True)
     expert, cfg = load_sync_expert(out / "expert.pt", fps=FPS, sample_rate=SR, img_size=SIZE)
     assert cfg == tiny_cfg() and not expert.training
@@ -273,7 +254,7 @@ def test_generator_pretrain_then_finetune_with_freeze(expert_run, tmp_path):
     valid = [r for r in records(pre) if "valid/l1" in r]
     assert len(valid) == 2
     assert valid[-1]["valid/l1"] < valid[0]["valid/l1"], valid
-    for key in ("valid/ssim", "valid/sync_gen", "valid/sync_real", "valid/loss"):
+    for key in ("valid/ssim11", "valid/sync_gen", "valid/sync_real", "valid/loss"):
         assert math.isfinite(result[key])
     # The expert scores real frames as in sync far better than the early generator's frames.
     assert result["valid/sync_real"] < result["valid/sync_gen"]
@@ -282,11 +263,11 @@ def test_generator_pretrain_then_finetune_with_freeze(expert_run, tmp_path):
     assert {"train/d_quality", "train/d_temporal", "train/temporal_diff"} <= set(train[0])
 
     raw = torch.load(pre / "generator.pt", weights_only=True)
-    mask = raw["meta"]["mask"]
+    mask = raw["mask"]
     assert mask.dtype == torch.bool and mask.shape == (SIZE, SIZE)
     assert mask[[5, 12, 20, 27], 16].all()  # every bar position (rows of the 4 loudness levels)
     assert not mask[:3].any()  # the static structure and background above stay visible
-    assert raw["meta"]["clip_frames"] == 5
+    assert raw["info"]["clip_frames"] == 5
     generator, cfg = load_generator(pre / "generator.pt", model_cfg=tiny_cfg())
     pretrained = dict(generator.named_parameters())
 
@@ -347,8 +328,8 @@ def test_expert_scores_generator_even_with_sync_weight_zero(expert_run, tmp_path
     # Training with no sync term neither runs the expert nor needs clips of its window.
     train = [r for r in records(tmp_path) if "train/l1" in r]
     assert len(train) == 2 and not any("train/sync" in r for r in train)
-    meta = torch.load(tmp_path / "generator.pt", weights_only=True)["meta"]
-    assert meta["clip_frames"] == 2 < tiny_cfg().sync_frames
+    info = torch.load(tmp_path / "generator.pt", weights_only=True)["info"]
+    assert info["clip_frames"] == 2 < tiny_cfg().sync_frames
 
 
 def test_generator_refuses_mismatched_expert_and_data(expert_run, tmp_path):
@@ -456,20 +437,16 @@ def test_check_sequences_names_sequence_and_both_values():
     strict_mel = tiny_cfg(mel=dataclasses.replace(MelConfig.wav2lip(), resample=False))
     resampled = TRAIN[0].replace(sample_rate=8000)
     check_sequences([resampled], cfg, "training")  # the mel front end resamples
-    with pytest.raises(
-        ValueError, match="data sample rate 8000 Hz != model config mel.sample_rate"
-    ):
+    with pytest.raises(ValueError, match="data sample rate 8000 Hz != model sample rate 16000 Hz"):
         check_sequences([resampled], strict_mel, "training")
-    with pytest.raises(
-        ValueError, match="frames have 1 channel\\(s\\) but model config channels is 3"
-    ):
+    with pytest.raises(ValueError, match="frames have 1 channel\\(s\\) but the model expects 3"):
         check_sequences(TRAIN[:1], tiny_cfg(channels=3), "training")
 
 
-def test_read_model_checkpoint_rejects_other_files(tmp_path):
+def test_read_artifact_rejects_other_files(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "x.pt")
-    with pytest.raises(RuntimeError, match="not a sync expert or generator checkpoint"):
-        read_model_checkpoint(tmp_path / "x.pt")
+    with pytest.raises(RuntimeError, match=r"x\.pt: not a model file"):
+        read_artifact(tmp_path / "x.pt")
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -605,10 +582,10 @@ def test_one_seed_one_run_whatever_the_process_drew_before(tmp_path):
         np.random.seed(noise)
         out = tmp_path / str(noise)
         _reconstruction_only_run(out, 3)
-        runs.append(torch.load(out / "generator.pt", weights_only=True)["models"]["generator"])
+        runs.append(torch.load(out / "generator.pt", weights_only=True)["weights"]["generator"])
     assert runs[0].keys() == runs[1].keys()
     for k in runs[0]:
         assert torch.equal(runs[0][k], runs[1][k]), k
     _reconstruction_only_run(tmp_path / "s1", 3, seed=1)
-    s1 = torch.load(tmp_path / "s1" / "generator.pt", weights_only=True)["models"]["generator"]
+    s1 = torch.load(tmp_path / "s1" / "generator.pt", weights_only=True)["weights"]["generator"]
     assert not torch.equal(s1["head.weight"], runs[0]["head.weight"])  # another seed: another run

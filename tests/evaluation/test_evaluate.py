@@ -14,23 +14,24 @@ import pytest
 
 from mrisynth.config.schema import ConfigError
 from mrisynth.data.sequence import SpeechMRISequence
+from mrisynth.evaluation.anatomy import AnatomyTruth, score_anatomy
 from mrisynth.evaluation.evaluate import (
     ARTICULATORS,
     EvalConfig,
-    _anatomy,
-    _Recording,
-    _retroflex_check,
     check_videos_comparable,
     frame_phones,
     read_phones,
     tongue_contours,
 )
+from mrisynth.evaluation.metrics_registry import find_metric
+from mrisynth.evaluation.phones import retroflex_check
 from mrisynth.evaluation.report import (
     aggregate,
     compare_methods,
     flat_metrics,
     language_lse_table,
     markdown_table,
+    parse_metrics_key,
     write_report,
 )
 from mrisynth.phantom.labels import LABELS
@@ -248,8 +249,8 @@ def _seq(t=10, fps=25.0, spacing=2.0, size=16):
 @pytest.mark.parametrize(
     ("other", "message"),
     [
-        (_seq(fps=83.28), "synthesized video is at 83.28 fps but the reference at 25 fps"),
-        (_seq(spacing=2.4), r"spacing \(2.4, 2.4\) mm != reference spacing \(2.0, 2.0\)"),
+        (_seq(fps=83.28), "utt: synthesized fps 83.28 != reference fps 25.0; resample one"),
+        (_seq(spacing=2.4), r"synthesized spacing_mm \(2.4, 2.4\) != reference spacing_mm \(2.0"),
         (_seq(size=32), r"frames are \(32, 32\) px, reference frames \(16, 16\)"),
         (_seq(t=9), "video has 9 frames, the reference 10"),
     ],
@@ -268,10 +269,10 @@ def test_phones_per_frame_and_retroflex_check(tmp_path):
     per_frame = frame_phones(phones, 8, fps=25.0)  # centres 0.02, 0.06, ..., 0.30
     assert per_frame == ["_", "_", "ʈ", "ʈ", "ʈ", "t̪", "t̪", None]
     x = np.array([0, 0, 50.0, 52.0, np.nan, 40.0, np.nan, 0])
-    check = _retroflex_check("reference", [(x, per_frame)])
+    check = retroflex_check("reference", [(x, per_frame)])
     assert check["retroflex_x_mm"] == 51.0 and check["dental_x_mm"] == 40.0
     assert check["retroflex_behind_dental"] is True and check["n_dental_frames"] == 1
-    front = _retroflex_check("model", [(100 - x, per_frame)])
+    front = retroflex_check("model", [(100 - x, per_frame)])
     assert front["retroflex_behind_dental"] is False
     (tmp_path / "bad.csv").write_text("start,end,phone\n")
     with pytest.raises(ValueError, match="bad.csv: phones CSV lacks column"):
@@ -292,29 +293,19 @@ def test_anatomy_of_the_reference_itself_and_one_lost_tongue():
     """Labels scored against themselves: Dice 1, HD95 0, no constriction error; erasing the
     tongue in one frame costs that frame the image diagonal in HD95: the mean moves, the median
     over frames does not."""
-    from mrisynth.metrics.constriction import measure_constrictions
     from mrisynth.phantom.corpus import PhantomConfig, Utterance, synthesize_utterance
 
     seq = synthesize_utterance(
         PhantomConfig(face=False), Utterance("u0", "spk00", 0, "en", 0, "test", 5)
     )["sequence"]
     labels = np.asarray(seq.labels)
-    rec = _Recording(
-        seq=seq,
-        frames=seq.frames,
-        labels=labels,
-        measures=measure_constrictions(labels, seq.spacing_mm),
-        contours=tongue_contours(labels, seq.spacing_mm),
-        flows=[],
-        phones=[None] * seq.n_frames,
-        sync_offset_s=0.0,
-    )
-    same, _ = _anatomy(labels, rec, hd95_stride=4)
+    truth = AnatomyTruth.of(labels, seq.spacing_mm)
+    same = score_anatomy(labels, truth, hd95_stride=4).row
     assert same["dice_mean"] == 1.0 and same["hd95_mean_mm"] == 0.0
     assert same["hd95_median_mm"] == 0.0 and same["degree_err_mean_mm"] == 0.0
     lost = labels.copy()
     lost[8][lost[8] == LABELS["tongue"]] = LABELS["airway"]  # frame 8: scored at stride 4
-    row, _ = _anatomy(lost, rec, hd95_stride=4)
+    row = score_anatomy(lost, truth, hd95_stride=4).row
     n_scored = len(range(0, len(labels), 4))
     diagonal = np.hypot(*(n * s for n, s in zip(labels.shape[1:], seq.spacing_mm)))
     assert row["hd95_tongue_mm"] == pytest.approx(diagonal / n_scored, rel=1e-6)
@@ -323,58 +314,51 @@ def test_anatomy_of_the_reference_itself_and_one_lost_tongue():
 
 
 # ---------------------------------------------------------------------------------- end to end
-@pytest.mark.slow
-def test_evaluate_end_to_end_on_tiny_phantom(tmp_path):
-    import torch
+#: The tiny segmenter of the end-to-end runs.
+_SEG_FEATURES = (8, 8, 16, 16, 32, 8)
 
-    from mrisynth.data.prepare import PrepareConfig, load_prepared, prepare_manifest
-    from mrisynth.engine import TrainConfig
-    from mrisynth.engine.solvers.segmenter import save_segmenter, train_segmenter
-    from mrisynth.engine.train import (
-        ExpertOptions,
-        GeneratorOptions,
-        train_generator,
-        train_sync_expert,
-    )
-    from mrisynth.evaluation.evaluate import evaluate
-    from mrisynth.losses import GeneratorLossWeights
-    from mrisynth.models.builders import ModelConfig
-    from mrisynth.models.segmenter import SegmenterConfig
+
+def _tiny_prepared(root, pretrain_speakers, adapt_per_language):
+    """A tiny phantom corpus (one target speaker, en + ta, one test utterance each), prepared
+    at 32 px and 25 fps."""
+    from mrisynth.data.prepare import PrepareConfig, prepare_manifest
     from mrisynth.phantom.corpus import PhantomConfig, build_corpus
-    from mrisynth.transforms.mel import MelConfig
 
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
     phantom = PhantomConfig(
-        n_pretrain_speakers=2,
+        n_pretrain_speakers=pretrain_speakers,
         n_target_speakers=1,
         languages=("en", "ta"),
         pretrain_utterances_per_language=1,
-        adapt_utterances_per_language=2,
+        adapt_utterances_per_language=adapt_per_language,
         test_utterances_per_language=1,
         face=False,
         workers=1,
     )
-    manifest = build_corpus(phantom, tmp_path / "phantom", progress=False)
-    prepared = prepare_manifest(manifest, tmp_path / "prep", PrepareConfig(img_size=32, fps=25.0))
+    manifest = build_corpus(phantom, root / "phantom", progress=False)
+    return prepare_manifest(manifest, root / "prep", PrepareConfig(img_size=32, fps=25.0))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model_cfg):
+    """Tiny trained models evaluated on a tiny phantom: ``(metrics, out_dir, tracker)``."""
+    import torch
+
+    from mrisynth.data.prepare import load_prepared
+    from mrisynth.engine import TrainConfig
+    from mrisynth.engine.solvers.generator import GeneratorOptions, train_generator
+    from mrisynth.engine.solvers.segmenter import train_segmenter
+    from mrisynth.engine.solvers.sync_expert import ExpertOptions, train_sync_expert
+    from mrisynth.evaluation.evaluate import evaluate
+    from mrisynth.losses import GeneratorLossWeights
+    from mrisynth.models.artifacts import save_segmenter
+    from mrisynth.models.segmenter import SegmenterConfig
+
+    tmp_path = tmp_path_factory.mktemp("tiny_run")
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    prepared = _tiny_prepared(tmp_path, pretrain_speakers=2, adapt_per_language=2)
     pre, adapt = load_prepared(prepared, "pretrain"), load_prepared(prepared, "adapt")
-    model_cfg = ModelConfig(
-        name="tiny",
-        img_size=32,
-        fps=25.0,
-        mel=MelConfig.wav2lip(),
-        gen_base_width=4,
-        gen_max_width=16,
-        gen_embed_dim=16,
-        gen_audio_base_width=4,
-        sync_base_width=8,
-        sync_max_width=32,
-        sync_embed_dim=32,
-        disc_base_width=4,
-        disc_layers=2,
-        temporal_disc_base_width=4,
-        temporal_disc_layers=2,
-    )
+    model_cfg = tiny_model_cfg
 
     def run_cfg(name, **kw):
         base = dict(
@@ -410,7 +394,7 @@ def test_evaluate_end_to_end_on_tiny_phantom(tmp_path):
     )
     frames = np.concatenate([s.frames for s in pre]).astype(np.float32) / 255
     labels = np.concatenate([s.labels for s in pre])
-    seg_cfg = SegmenterConfig(img_size=32, features=(8, 8, 16, 16, 32, 8), augment=False, lr=1e-2)
+    seg_cfg = SegmenterConfig(img_size=32, features=_SEG_FEATURES, augment=False, lr=1e-2)
     seg, _ = train_segmenter(
         frames,
         labels,
@@ -428,6 +412,12 @@ def test_evaluate_end_to_end_on_tiny_phantom(tmp_path):
         prepared, tmp_path / "gen/generator.pt", tmp_path / "expert/expert.pt", tmp_path / "seg.pt",
         out, cfg, tracker=tracker,
     )  # fmt: skip
+    return metrics, out, tracker
+
+
+@pytest.mark.slow
+def test_evaluate_end_to_end_on_tiny_phantom(tiny_run):
+    metrics, out, tracker = tiny_run
     assert tracker.metrics == {f"eval/{k}": v for k, v in metrics.items()}
     assert tracker.artifacts == [out] and tracker.params["evaluate"]["n_videos"] == 1
     # MLflow accepts only these characters in metric names
@@ -468,6 +458,104 @@ def test_evaluate_end_to_end_on_tiny_phantom(tmp_path):
             assert abs(float(r["offset"])) <= 2, r
             assert abs(float(r["shift_4_offset"]) - 4) <= 2, r
             assert abs(float(r["shift_-4_offset"]) + 4) <= 2, r
+
+
+@pytest.mark.slow
+def test_metric_registry_covers_every_key_of_metrics_json(tiny_run):
+    _assert_registry_covers(tiny_run[1] / "metrics.json")
+
+
+def _assert_registry_covers(metrics_json):
+    """Every key of a ``metrics.json`` parses and names a metric of the registry."""
+    from mrisynth.evaluation.config import CONDITIONS
+
+    keys = json.loads(metrics_json.read_text())
+    assert keys
+    missing = []
+    for key in keys:
+        _, condition, name = parse_metrics_key(key)
+        assert condition is None or condition in CONDITIONS, key
+        if find_metric(name) is None:
+            missing.append(key)
+    assert not missing, f"metrics.json keys without a metric_registry entry: {missing}"
+
+
+def _save_untrained(root, model_cfg, fps=None):
+    """Random-weight generator and expert files of ``model_cfg`` (optionally at another fps)."""
+    import torch
+
+    from mrisynth.data.spec import DataSpec
+    from mrisynth.models.artifacts import Artifact, save_artifact
+    from mrisynth.models.builders import build_generator, build_sync_expert
+
+    if fps is not None:
+        model_cfg = dataclasses.replace(model_cfg, fps=fps)
+    torch.manual_seed(0)
+    spec, config = DataSpec.of_model(model_cfg), dataclasses.asdict(model_cfg)
+    mask = np.zeros((32, 32), bool)
+    mask[8:28, 4:28] = True
+    root.mkdir(parents=True, exist_ok=True)
+    gen = {"generator": build_generator(model_cfg).state_dict()}
+    save_artifact(root / "generator.pt", Artifact("generator", gen, config, spec, mask=mask))
+    expert = {"expert": build_sync_expert(model_cfg).state_dict()}
+    save_artifact(root / "expert.pt", Artifact("sync_expert", expert, config, spec))
+    return root / "generator.pt", root / "expert.pt"
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory, tiny_model_cfg):
+    """A tiny prepared phantom and random-weight models of the tiny config (fast: the keys of
+    ``metrics.json`` do not depend on training). ``(prepared_csv, generator, expert, segmenter,
+    root)``."""
+    from mrisynth.models.artifacts import save_segmenter
+    from mrisynth.models.segmenter import SegmenterConfig, build_segmenter
+
+    root = tmp_path_factory.mktemp("untrained")
+    prepared = _tiny_prepared(root, pretrain_speakers=1, adapt_per_language=1)
+    gen, expert = _save_untrained(root / "models", tiny_model_cfg)
+    seg_cfg = SegmenterConfig(img_size=32, features=_SEG_FEATURES, augment=False)
+    save_segmenter(root / "models/seg.pt", build_segmenter(seg_cfg), seg_cfg)
+    return prepared, gen, expert, root / "models/seg.pt", root
+
+
+_UNTRAINED_CFG = EvalConfig(n_videos=1, offset_test_frames=(-2, 2), hd95_stride=50, warp_stride=16)
+
+
+@pytest.mark.parametrize("anatomy", [pytest.param(True, marks=pytest.mark.slow), False])
+def test_metric_registry_covers_metrics_of_an_evaluation(untrained, anatomy):
+    """evaluate() end to end on untrained models, with and without a segmenter (the anatomy
+    one is slow; the trained run covers it too): every key of its metrics.json is in the metric
+    registry, for every method × condition."""
+    from mrisynth.evaluation.evaluate import evaluate
+
+    prepared, gen, expert, seg, root = untrained
+    out = root / f"eval_{anatomy}"
+    metrics = evaluate(prepared, gen, expert, seg if anatomy else None, out, _UNTRAINED_CFG)
+    _assert_registry_covers(out / "metrics.json")
+    for method in ("model", "baseline_static", "baseline_nearest_neighbour", "baseline_regression"):
+        for cond in ("image_audio", "video_audio"):
+            assert metrics[f"{method}.{cond}.n_clips"] == 2
+            for m in ("l1", "ssim", "lse_d", "warp_error"):
+                assert math.isfinite(metrics[f"{method}.{cond}.{m}"]), (method, cond, m)
+            assert (f"{method}.{cond}.dice_mean" in metrics) == anatomy
+    assert "real.shift_-2_offset_error" in metrics and "shuffled.lse_d" in metrics
+    assert ("segmenter.dice_mean" in metrics) == anatomy
+    assert metrics.get("baseline_static.image_audio.flicker", 0.0) == 0.0  # a frozen frame
+    assert len(list((out / "videos").glob("*.mp4"))) == 1
+    assert "SSIM with a 7×7 uniform window" in (out / "tables.md").read_text()
+
+
+def test_evaluate_checks_models_and_data_against_the_data_spec(untrained, tiny_model_cfg):
+    from mrisynth.evaluation.evaluate import evaluate
+
+    prepared, gen, expert, seg, root = untrained
+    _, expert_50 = _save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
+    with pytest.raises(ValueError, match=r"evaluation expert .* vs generator .*: expert fps 50.0 "
+                       r"!= generator fps 25.0"):  # fmt: skip
+        evaluate(prepared, gen, expert_50, seg, root / "bad", _UNTRAINED_CFG)
+    gen_50, _ = _save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
+    with pytest.raises(ValueError, match=r"prepared.csv: .*: data fps 25 != model fps 50"):
+        evaluate(prepared, gen_50, expert_50, seg, root / "bad", _UNTRAINED_CFG)
 
 
 #: Steps of the tiny evaluation expert of the end-to-end test (~35 s)

@@ -74,7 +74,7 @@ def test_sync_bce_known_cases_and_the_expert_loss():
         v / np.linalg.norm(v, axis=1, keepdims=True),
         a / np.linalg.norm(a, axis=1, keepdims=True),
     )
-    want = expert_bce(torch.from_numpy(a), torch.from_numpy(v), torch.ones(9))
+    want = expert_bce(torch.from_numpy(v), torch.from_numpy(a), torch.ones(9))
     assert sync_bce(v, a) == pytest.approx(float(want), rel=1e-6)
     assert lse_scores(v, a, 2).sync_bce == pytest.approx(sync_bce(v, a))
 

@@ -25,6 +25,8 @@ PARAMS = {
     "mri_base": (13_295_889, 8_253_248, 241_729, 71_585),
 }
 
+VIDEO, AUDIO = 0, 1  # SyncExpert.forward returns (video_emb, audio_emb)
+
 
 def _small_gen(size, c):
     return Generator(
@@ -94,7 +96,7 @@ def test_presets_build_run_and_parameter_counts(name):
             torch.rand(1, T, C, H, H),
         )
         assert y.shape == (1, T, C, H, H)
-        a, v = s.eval()(torch.rand(2, Tv, C, H, H), torch.randn(2, 1, 80, cfg.sync_window_steps))
+        v, a = s.eval()(torch.rand(2, Tv, C, H, H), torch.randn(2, 1, 80, cfg.sync_window_steps))
         assert a.shape == v.shape == (2, cfg.sync_embed_dim)
         assert q(y).shape[:2] == (T, 1) and t(y).shape[:3] == (1, 1, T)
 
@@ -102,7 +104,7 @@ def test_presets_build_run_and_parameter_counts(name):
 def test_sync_expert_embeddings_and_probability():
     e = SyncExpert(3, 96, 5, 16, embed_dim=32, base_width=8, max_width=32, crop="lower_half")
     frames, mel = torch.rand(4, 5, 3, 96, 96), torch.randn(4, 1, 80, 16)
-    a, v = e(frames, mel)
+    v, a = e(frames, mel)
     assert (a >= 0).all() and (v >= 0).all()
     torch.testing.assert_close(a.norm(dim=1), torch.ones(4))
     p = e.sync_probability(frames, mel)
@@ -112,7 +114,7 @@ def test_sync_expert_embeddings_and_probability():
     f2[..., :48, :] = 0
     e.eval()
     with torch.no_grad():
-        torch.testing.assert_close(e(frames, mel)[1], e(f2, mel)[1])
+        torch.testing.assert_close(e(frames, mel)[VIDEO], e(f2, mel)[VIDEO])
     with pytest.raises(ValueError, match="frames must be"):
         e(torch.rand(4, 4, 3, 96, 96), mel)
 
@@ -127,12 +129,14 @@ def test_sync_expert_visual_input_ignores_static_anatomy(visual_input):
     frames, mel = 0.5 * torch.rand(3, 6, 1, 32, 32), torch.randn(3, 1, 20, 8)
     static = 0.4 * torch.rand(1, 1, 1, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(e(frames, mel)[1], e(frames + static, mel)[1])
-        assert not torch.allclose(raw(frames, mel)[1], raw(frames + static, mel)[1], atol=1e-4)
+        torch.testing.assert_close(e(frames, mel)[VIDEO], e(frames + static, mel)[VIDEO])
+        assert not torch.allclose(
+            raw(frames, mel)[VIDEO], raw(frames + static, mel)[VIDEO], atol=1e-4
+        )
         # ...but motion inside the window does change it.
         moved = frames.clone()
         moved[:, 3:] = moved[:, 3:].roll(4, dims=-1)
-        assert not torch.allclose(e(frames, mel)[1], e(moved, mel)[1], atol=1e-4)
+        assert not torch.allclose(e(frames, mel)[VIDEO], e(moved, mel)[VIDEO], atol=1e-4)
     in_ch = e.visual_encoder.stages[0][0].conv.in_channels
     assert in_ch == (5 if visual_input == "diff" else 6)
 
@@ -143,7 +147,7 @@ def test_sync_expert_audio_norm_ignores_recording_level():
     frames, mel = torch.rand(2, 4, 1, 32, 32), torch.randn(2, 1, 20, 8)
     with torch.no_grad():
         # log-mel + 12 dB and a 1.5x wider dynamic range give the same audio embedding
-        torch.testing.assert_close(e(frames, mel)[0], e(frames, 1.5 * mel + 12.0)[0])
+        torch.testing.assert_close(e(frames, mel)[AUDIO], e(frames, 1.5 * mel + 12.0)[AUDIO])
 
 
 def test_sync_expert_bad_input_options():

@@ -11,15 +11,10 @@ import torch
 
 from mrisynth.config.schema import ConfigError
 from mrisynth.engine.checkpoint import CheckpointError, save_checkpoint
-from mrisynth.engine.solvers.segmenter import (
-    SegmentationDataset,
-    augment_batch,
-    load_segmenter,
-    save_segmenter,
-    train_segmenter,
-)
+from mrisynth.engine.solvers.segmenter import SegmentationDataset, augment_batch, train_segmenter
 from mrisynth.engine.trainer import TrainConfig
 from mrisynth.metrics.anatomy import dice_per_class
+from mrisynth.models.artifacts import load_segmenter, save_segmenter
 from mrisynth.models.segmenter import SegmenterConfig, build_segmenter, pad_to_multiple, segment
 from mrisynth.phantom.labels import LABELS, N_LABELS
 
@@ -268,7 +263,7 @@ def test_augmentation_keeps_labels_aligned():
 
 def test_load_segmenter_rejects_other_files(tmp_path):
     path = save_checkpoint(tmp_path / "x.pt", {"format": "something/1", "model": {}})
-    with pytest.raises(CheckpointError, match="not a segmenter file"):
+    with pytest.raises(CheckpointError, match=r"x\.pt: not a model file"):
         load_segmenter(path)
     bad = save_checkpoint(
         tmp_path / "y.pt",

@@ -38,9 +38,13 @@ def test_experiment_params_resolve(name, tmp_path):
             continue
         preset, base = stage_sections(str(params), stage, "mri_small")
         base.pop("freeze", None)
-        cfgs = build_configs(kind, preset, [], str(tmp_path), base)
+        cfgs = build_configs(kind, preset, [], str(tmp_path), dict(base))
         assert cfgs["model"].img_size == prep.img_size, "prepare.img_size must equal model.img_size"
         assert cfgs["model"].channels == (3 if prep.source == "face" else 1)
+        if kind == "generator":  # the loss preset follows the channels unless a stage says
+            assert cfgs["loss_preset"] == base.get(
+                "loss_preset", "face" if prep.source == "face" else "mri"
+            )
 
 
 def test_wrong_stage_key_is_named(tmp_path):
@@ -68,7 +72,9 @@ def test_stage_presets_merge_under_the_experiment_overrides(tmp_path):
     assert cfgs["train"].batch_size == want["train"]["batch_size"]  # ...over the preset's
     assert cfgs["opt"].lr == 5e-4  # --set over both
     assert cfgs["opt"].temporal_disc is want["opt"]["temporal_disc"]
-    assert cfgs["loss"] == want["loss"]
+    for key, value in want["loss"].items():  # the preset's loss values over the mri weights
+        assert getattr(cfgs["loss"], key) == value
+    assert cfgs["loss_preset"] == "mri" and cfgs["loss"].temporal == 0.1
 
     f.write_text(yaml.safe_dump({"presets": {"pretrain": "generator/nope"}}))
     with pytest.raises(ConfigError, match=r"unknown preset 'nope' in configs/generator/"):
@@ -76,3 +82,25 @@ def test_stage_presets_merge_under_the_experiment_overrides(tmp_path):
     f.write_text(yaml.safe_dump({"presets": {"pretrain": "generator/pretrain_cpu"}}))
     with pytest.raises(ConfigError, match=r"no section or preset 'finetune'"):
         stage_sections(str(f), "finetune", "mri_small")
+
+
+def test_loss_preset_follows_channels_and_is_part_of_the_stage_schema(tmp_path):
+    from mrisynth.losses.weights import GeneratorLossWeights
+
+    face = build_configs("generator", "face_small", [], str(tmp_path))
+    assert face["loss_preset"] == "face" and face["loss"] == GeneratorLossWeights.face()
+    mri = build_configs("generator", "mri_small", ["loss.sync=0"], str(tmp_path))
+    assert mri["loss_preset"] == "mri" and mri["loss"].temporal == 0.1 and mri["loss"].sync == 0
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump({"pretrain": {"loss_preset": "mri", "loss": {"gan": 0.0}}}))
+    preset, base = stage_sections(str(f), "pretrain", "face_small")
+    cfgs = build_configs("generator", preset, [], str(tmp_path), base)
+    assert cfgs["loss_preset"] == "mri" and cfgs["loss"].ssim == 0.1 and cfgs["loss"].gan == 0.0
+    f.write_text(yaml.safe_dump({"expert": {"loss_preset": "face"}}))
+    preset, base = stage_sections(str(f), "expert", "mri_small")
+    with pytest.raises(ConfigError, match="loss weights apply to the generator only"):
+        build_configs("expert", preset, [], str(tmp_path), base)
+    f.write_text(yaml.safe_dump({"pretrain": {"loss_preset": "wav2lip"}}))
+    preset, base = stage_sections(str(f), "pretrain", "mri_small")
+    with pytest.raises(ConfigError, match="'wav2lip' is not one of mri, face"):
+        build_configs("generator", preset, [], str(tmp_path), base)

@@ -15,36 +15,113 @@ One step (``train=True``):
 Batches come from :class:`~mrisynth.data.dataset.AVClipDataset` with a sync window (uint8) or
 its :class:`~mrisynth.data.dataset.DeviceClipBank` (floats in [0, 1], already on the device):
 ``frames``/``masked``/``reference`` ``(B, T, C, H, W)``, ``mel`` ``(B, T, 1, n_mels, n_win)``,
-``sync_mel`` ``(B, 1, n_mels, n_win_sync)``. Validation returns ``l1``, ``ssim``, ``sync_gen``
+``sync_mel`` ``(B, 1, n_mels, n_win_sync)``. Validation returns ``l1``, ``ssim11`` (SSIM with an
+11×11 Gaussian window, the loss's; not the evaluation's 7×7 ``ssim``), ``sync_gen``
 (expert loss on generated windows), ``sync_real`` (on the real ones: the reference level) and
 the generator ``loss``.
+
+:func:`train_generator` is the whole recipe (pretraining or fine-tuning): data checks, the
+training mask, clips, the trainer run and the export of ``<out_dir>/generator.pt``
+(:mod:`mrisynth.models.artifacts`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.utils.data import Subset
 
+from mrisynth.config.schema import to_dict
+from mrisynth.data.checks import check_sequences, training_mask, warn_shared_speakers
+from mrisynth.data.dataset import AVClipDataset, DeviceClipBank
+from mrisynth.data.intensity import unit_tensor
+from mrisynth.data.spec import DataSpec
+from mrisynth.engine.checkpoint import load_model_state
 from mrisynth.engine.distributed import all_reduce_mean
-from mrisynth.engine.solvers.sync_expert import check_meta, unit_frames
-from mrisynth.engine.trainer import Solver
+from mrisynth.engine.recipe import (
+    ClipSubset,
+    common_spacing,
+    evenly_spaced,
+    export_artifact,
+    log_run_outputs,
+    log_run_params,
+    solver_meta,
+)
+from mrisynth.engine.solvers.sync_expert import check_meta
+from mrisynth.engine.tracking import NullTracker
+from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.losses.adversarial import discriminator_loss, generator_adversarial_loss
 from mrisynth.losses.reconstruction import ReconstructionLoss, l1_loss
 from mrisynth.losses.sync import sync_loss
 from mrisynth.losses.temporal import temporal_difference_loss
 from mrisynth.losses.weights import GeneratorLossWeights
+from mrisynth.models.artifacts import check_same_front_end, load_sync_expert, read_artifact
+from mrisynth.models.builders import ModelConfig, build_discriminators, build_generator
 from mrisynth.models.discriminator import QualityDiscriminator, TemporalDiscriminator
 from mrisynth.models.generator import Generator
 from mrisynth.models.syncnet import SyncExpert
+from mrisynth.synthesis import write_side_by_side_samples
+from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GeneratorSolver"]
+__all__ = ["GeneratorOptions", "GeneratorSolver", "train_generator"]
+
+
+@dataclasses.dataclass
+class GeneratorOptions:
+    """Optimiser and data settings of :func:`train_generator`."""
+
+    lr: float = 1e-4
+    """Peak learning rate of the generator (Adam)."""
+    disc_lr: float = 1e-4
+    """Peak learning rate of the discriminators (Adam)."""
+    beta1: float = 0.5
+    """Adam beta1 of all optimisers."""
+    beta2: float = 0.999
+    """Adam beta2 of all optimisers."""
+    mask: Literal["auto", "vocal_tract", "lower_half"] = "auto"
+    """Region hidden from the generator: ``auto`` = ``vocal_tract`` for 1 channel (MRI: union
+    of the moving regions of the training sequences), ``lower_half`` for 3 (faces)."""
+    mask_dilation_px: int = 2
+    """Margin (px) around the moving region of the vocal-tract mask."""
+    reference: Literal["random_other_time", "first"] = "random_other_time"
+    """Identity reference frames (see :class:`~mrisynth.data.dataset.AVClipDataset`)."""
+    masked_from: Literal["reference", "target"] = "reference"
+    """Frames the masked input is cut from: ``reference`` (as at inference) or ``target``
+    (Wav2Lip's dubbing set-up; see :class:`~mrisynth.data.dataset.AVClipDataset`)."""
+    device_data: bool = True
+    """Keep all training/validation frames and mels on the training device as one uint8 bank
+    (:class:`~mrisynth.data.dataset.DeviceClipBank`): batches are tensor indexing, with no
+    DataLoader, per-item Python or host → device copy. False: a DataLoader over the Dataset."""
+    temporal_disc: bool = True
+    """Use the temporal discriminator when the temporal loss weight is > 0."""
+    stride: int = 1
+    """Frames between training clip starts."""
+    max_val_clips: int = 256
+    """Validation clips (spread evenly over the validation data); 0 = all."""
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.disc_lr <= 0:
+            raise ValueError("GeneratorOptions: lr and disc_lr must be > 0")
+        if self.stride < 1 or self.max_val_clips < 0 or self.mask_dilation_px < 0:
+            raise ValueError(
+                "GeneratorOptions: need stride >= 1, max_val_clips >= 0, mask_dilation_px >= 0"
+            )
+        if self.mask not in ("auto", "vocal_tract", "lower_half"):
+            raise ValueError(f"GeneratorOptions.mask: unknown mask {self.mask!r}")
+        if self.masked_from not in ("reference", "target"):
+            raise ValueError(
+                f"GeneratorOptions.masked_from must be 'reference' or 'target', "
+                f"got {self.masked_from!r}"
+            )
 
 
 @contextlib.contextmanager
@@ -186,9 +263,9 @@ class GeneratorSolver(Solver):
     def run_step(self, batch: Mapping[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
         if train:
             self._update_sync_switch()
-        real = unit_frames(batch["frames"])  # (B, T, C, H, W)
-        masked = unit_frames(batch["masked"])
-        reference = unit_frames(batch["reference"])
+        real = unit_tensor(batch["frames"])  # (B, T, C, H, W)
+        masked = unit_tensor(batch["masked"])
+        reference = unit_tensor(batch["reference"])
         fake = self.generator(batch["mel"].float(), masked, reference)  # (B, T, C, H, W)
 
         w = self.weights
@@ -241,7 +318,7 @@ class GeneratorSolver(Solver):
                 metrics["d_temporal"] = d_loss.detach()
             return metrics
 
-        metrics["ssim"] = 1.0 - self._ssim(fake, real)
+        metrics["ssim11"] = 1.0 - self._ssim(fake, real)  # 11x11 Gaussian window (MONAI)
         if self.expert is not None:
             sync_gen = metrics.pop("sync")
             metrics["sync_gen"] = sync_gen
@@ -252,3 +329,165 @@ class GeneratorSolver(Solver):
             self._eval_sync_sum = v if self._eval_sync_sum is None else self._eval_sync_sum + v
             self._eval_sync_n += 1
         return metrics
+
+
+# ---------------------------------------------------------------------------------- recipe
+def train_generator(
+    train_seqs: Sequence[Any],
+    val_seqs: Sequence[Any],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    expert_ckpt: str | Path | None,
+    *,
+    loss_weights: GeneratorLossWeights,
+    options: GeneratorOptions | None = None,
+    init_from: str | Path | None = None,
+    freeze: Sequence[str] = (),
+    tracker: NullTracker | None = None,
+) -> dict[str, float]:
+    """Train (pretrain or fine-tune) the generator; export ``<out_dir>/generator.pt``.
+
+    Training clips have ``max(n_frames, Tv)`` frames when the sync loss is used, so the frozen
+    expert sees a whole ``Tv``-frame window of generated frames (``n_frames`` otherwise);
+    validation clips always span the expert's window when there is an expert. ``best.pt`` follows
+    ``train_cfg.best_metric`` (default ``valid/l1``, min).
+
+    Args:
+        train_seqs, val_seqs: prepared sequences (see :func:`prepare_for_model`).
+        model_cfg: model config (its fps, sample rate, size, channels, sync window must match
+            the expert's).
+        train_cfg: run settings; its ``freeze`` and ``init_from`` are honoured too.
+        expert_ckpt: pretrained sync expert (``expert.pt``); None only if ``loss_weights.sync``
+            is 0 (then there are no sync metrics either).
+        loss_weights: e.g. :meth:`GeneratorLossWeights.mri` or ``.face()``.
+        options: optimiser/data settings.
+        init_from: pretrained generator checkpoint (``generator.pt`` or a trainer checkpoint)
+            for fine-tuning; its discriminators are loaded too where present. A resume from
+            ``out_dir`` takes precedence.
+        freeze: parameter-name prefixes to freeze, e.g. ``["generator.audio_encoder"]``.
+        tracker: an open MLflow run.
+
+    Returns:
+        Validation metrics of the exported weights (``valid/l1``, ``valid/ssim11``,
+        ``valid/sync_gen``, ``valid/sync_real``, ``valid/loss``) and ``step``.
+
+    Raises:
+        ValueError: data/config/checkpoint mismatches (naming both values), or a sync weight
+            without an expert.
+    """
+    opts = options or GeneratorOptions()
+    expert = None
+    if expert_ckpt is not None:
+        expert, expert_cfg = load_sync_expert(expert_ckpt)
+        check_same_front_end(expert_cfg, model_cfg, f"sync expert {expert_ckpt}")
+    elif loss_weights.sync > 0:
+        raise ValueError(
+            "train_generator: loss_weights.sync > 0 needs expert_ckpt (a trained sync expert); "
+            "pass one or set the sync weight to 0"
+        )
+    check_sequences(train_seqs, model_cfg, "training")
+    check_sequences(val_seqs, model_cfg, "validation")
+    warn_shared_speakers(train_seqs, val_seqs)
+    init_from = init_from or train_cfg.init_from
+    init_info = None
+    if init_from:
+        init_info = read_artifact(init_from, "generator")
+        init_info.data_spec.check_matches(DataSpec.of_model(model_cfg), f"init_from {init_from}")
+
+    mask_kind = opts.mask
+    if mask_kind == "auto":
+        mask_kind = "vocal_tract" if model_cfg.channels == 1 else "lower_half"
+    mask = training_mask(train_seqs, mask_kind, opts.mask_dilation_px)
+    # Clips span the expert's window only where it looks at them: in training when the sync
+    # term is on (short clips otherwise: more, more varied clips per step for the same compute),
+    # and always in validation, where the expert scores generated vs real windows.
+    tv = expert.n_frames_window if expert is not None else 1
+    n_clip = max(model_cfg.n_frames, tv if loss_weights.sync > 0 else 1)
+    n_val_clip = max(model_cfg.n_frames, tv)
+    common = dict(
+        sync_window_ms=model_cfg.sync_window_ms,
+        window_ms=model_cfg.audio_window_ms,
+        mel_cfg=model_cfg.mel,
+        reference=opts.reference,
+        masked_from=opts.masked_from,
+        mask=mask,
+        center=model_cfg.audio_window_center,
+        fps=model_cfg.fps,
+        channels=model_cfg.channels,
+    )
+    train_set = AVClipDataset(
+        train_seqs, n_frames=n_clip, seed=train_cfg.seed, stride=opts.stride, **common
+    )
+    val_clips = AVClipDataset(val_seqs, n_frames=n_val_clip, seed=train_cfg.seed + 1, **common)
+    val_keep = evenly_spaced(len(val_clips), opts.max_val_clips)
+
+    seed_model_init(train_cfg.seed)
+    quality, temporal = build_discriminators(model_cfg)
+    meta = solver_meta(
+        "generator",
+        model_cfg,
+        mask=torch.from_numpy(mask),
+        mask_kind=mask_kind,
+        clip_frames=int(n_clip),
+        sources={
+            "expert": None if expert_ckpt is None else str(expert_ckpt),
+            "init_from": None if init_from is None else str(init_from),
+        },
+    )
+    solver = GeneratorSolver(
+        build_generator(model_cfg),
+        weights=loss_weights,
+        expert=expert,
+        quality_disc=quality,
+        temporal_disc=temporal if opts.temporal_disc else None,
+        lr=opts.lr,
+        disc_lr=opts.disc_lr,
+        betas=(opts.beta1, opts.beta2),
+        meta=meta,
+    )
+    cfg = dataclasses.replace(
+        train_cfg,
+        init_from=None,  # loaded below, with config checks and partial (generator + D) support
+        freeze=[*train_cfg.freeze, *freeze],
+        best_metric=train_cfg.best_metric or "valid/l1",
+    )
+    trainer = Trainer(cfg, solver, tracker=tracker)
+    if opts.device_data:
+        train_data: Any = DeviceClipBank(train_set, trainer.device)
+        val_data: Any = ClipSubset(DeviceClipBank(val_clips, trainer.device), val_keep)
+    else:
+        train_data, val_data = train_set, Subset(val_clips, val_keep.tolist())
+    if init_info is not None:
+        for name, module in solver.models().items():
+            if name in init_info.weights:
+                load_model_state(module, init_info.weights[name], source=f"{init_from} [{name}]")
+            else:
+                logger.info("init_from %s has no %r: it starts from scratch", init_from, name)
+    logger.info(
+        "generator: %d training clips of %d frames, %d validation clips, losses %s",
+        len(train_set),
+        n_clip,
+        len(val_keep),
+        loss_weights,
+    )
+    log_run_params(
+        trainer,
+        tracker,
+        {
+            "train": to_dict(cfg),
+            "model": dataclasses.asdict(model_cfg),
+            "loss": dataclasses.asdict(loss_weights),
+            "options": to_dict(opts),
+            "expert": str(expert_ckpt),
+            "init_from": str(init_from),
+        },
+    )
+    trainer.fit(train_data, val_data)
+    result = export_artifact(trainer, "generator.pt", meta, common_spacing(train_seqs))
+    samples = None
+    if tracker is not None and trainer.dist.is_main and hasattr(val_seqs[0], "audio_for_frames"):
+        samples = write_side_by_side_samples(
+            trainer.out_dir / "generator.pt", val_seqs[:1], trainer.out_dir / "samples"
+        )
+    log_run_outputs(trainer, tracker, samples)
+    return result

@@ -9,17 +9,15 @@
 - :class:`SegmenterSolver`: Dice+CE loss (MONAI ``DiceCELoss``); validation reports the loss and
   the mean foreground Dice (MONAI ``DiceMetric``, classes absent from a frame's reference skipped).
 - :func:`train_segmenter`: the whole run, optionally fine-tuning from a saved segmenter
-  (``init_from``), e.g. phantom-pretrained weights adapted to a few real annotated frames.
-- :func:`save_segmenter` / :func:`load_segmenter`: a self-describing checkpoint (weights + the
-  :class:`~mrisynth.models.segmenter.SegmenterConfig` as a plain dict), written atomically and
-  read with ``weights_only=True``.
+  (``init_from``), e.g. phantom-pretrained weights adapted to a few real annotated frames; it
+  exports ``<out_dir>/segmenter.pt``, a model artifact (:mod:`mrisynth.models.artifacts`, like
+  the generator's and the expert's) with the config, step, metrics and training config.
 
 Example::
 
     model, val = train_segmenter(fr_tr, lab_tr, fr_va, lab_va, cfg=SegmenterConfig(img_size=84),
                                  train_cfg=TrainConfig(max_steps=2000, out_dir="runs/seg"))
-    save_segmenter("seg.pt", model, cfg)
-    labels = segment(load_segmenter("seg.pt")[0], frames)  # (T, H, W) uint8
+    labels = segment(load_segmenter("runs/seg/segmenter.pt")[0], frames)  # (T, H, W) uint8
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -37,15 +34,11 @@ from monai.metrics import DiceMetric
 from torch import nn
 from torch.utils.data import Dataset
 
-from mrisynth.config.schema import from_dict, to_dict
-from mrisynth.engine.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    load_model_state,
-    save_checkpoint,
-)
+from mrisynth.config.schema import to_dict
+from mrisynth.engine.checkpoint import load_model_state
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
+from mrisynth.models.artifacts import is_artifact, read_artifact, save_segmenter
 from mrisynth.models.segmenter import (
     MIN_INPUT_SIZE,
     SegmenterConfig,
@@ -53,21 +46,12 @@ from mrisynth.models.segmenter import (
     check_frames,
     pad_to_multiple,
 )
+from mrisynth.utils.git import source_commit
 from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "SEGMENTER_FORMAT",
-    "SegmentationDataset",
-    "SegmenterSolver",
-    "augment_batch",
-    "train_segmenter",
-    "save_segmenter",
-    "load_segmenter",
-]
-
-SEGMENTER_FORMAT = "mrisynth.segmenter/1"
+__all__ = ["SegmentationDataset", "SegmenterSolver", "augment_batch", "train_segmenter"]
 #: Config fields that fix the weights' shapes/meaning; they must match when fine-tuning.
 _ARCH_FIELDS = ("features", "n_classes", "norm", "upsample")
 
@@ -231,11 +215,11 @@ def _check_size(frames: np.ndarray, cfg: SegmenterConfig, name: str) -> None:
 
 
 def _init_weights(trainer: Trainer, model: nn.Module, cfg: SegmenterConfig, path: Path) -> None:
-    state = load_checkpoint(path)
-    if state.get("format") != SEGMENTER_FORMAT:
+    if not is_artifact(path):
         trainer.init_from(path)  # a trainer checkpoint (model "net") or a plain state_dict
         return
-    saved = state.get("config") or {}
+    artifact = read_artifact(path, "segmenter")
+    saved = artifact.model_config
     ours = to_dict(cfg)
     diff = [
         f"{k}: {saved.get(k)!r} vs {ours[k]!r}" for k in _ARCH_FIELDS if saved.get(k) != ours[k]
@@ -245,7 +229,7 @@ def _init_weights(trainer: Trainer, model: nn.Module, cfg: SegmenterConfig, path
             f"init_from {path}: architecture differs from cfg ({'; '.join(diff)}); "
             "fine-tuning needs the same features, n_classes, norm and upsample"
         )
-    load_model_state(model, state["model"], strict=True, source=str(path))
+    load_model_state(model, artifact.weights["segmenter"], strict=True, source=str(path))
     logger.info("segmenter initialised from %s", path)
 
 
@@ -263,7 +247,9 @@ def train_segmenter(
     """Train (or fine-tune) a segmenter with the shared trainer.
 
     Checkpoints and ``metrics.jsonl`` go to ``train_cfg.out_dir``; an existing run there is
-    resumed (``train_cfg.resume``), which takes precedence over ``init_from``.
+    resumed (``train_cfg.resume``), which takes precedence over ``init_from``. The trained
+    model is exported to ``<out_dir>/segmenter.pt`` (load it with
+    :func:`mrisynth.models.artifacts.load_segmenter`).
 
     Args:
         train_frames: ``(N, img_size, img_size)`` float frames in [0, 1].
@@ -273,7 +259,7 @@ def train_segmenter(
         cfg: model, loss and augmentation settings.
         train_cfg: steps, batch size, schedule, output folder...
         tracker: metrics sink (e.g. an open MLflow :class:`~mrisynth.engine.tracking.Tracker`).
-        init_from: weights to start from: a :func:`save_segmenter` file (its architecture must
+        init_from: weights to start from: a segmenter model file (its architecture must
             match ``cfg``) or a trainer checkpoint of a segmenter run.
 
     Returns:
@@ -301,45 +287,14 @@ def train_segmenter(
     if not val:  # resumed a finished run: fit() had nothing to do
         val = trainer.evaluate(val_set)
     model.eval()
-    return model, val
-
-
-def save_segmenter(path: str | Path, model: nn.Module, cfg: SegmenterConfig) -> Path:
-    """Write ``model``'s weights and ``cfg`` (plain dict) to ``path`` atomically.
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-    """
-    model = getattr(model, "module", model)  # DDP
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    state = {
-        "format": SEGMENTER_FORMAT,
-        "config": to_dict(cfg),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
-    return save_checkpoint(path, state)
-
-
-def load_segmenter(
-    path: str | Path, map_location: str | torch.device = "cpu"
-) -> tuple[nn.Module, SegmenterConfig]:
-    """Rebuild a segmenter saved by :func:`save_segmenter` (``torch.load(weights_only=True)``).
-
-    Returns:
-        The model (eval mode, on ``map_location``) and its config.
-
-    Raises:
-        CheckpointError: missing/unreadable file or not a segmenter checkpoint.
-        ConfigError: a stored config value that is no longer valid (names the key).
-        ValueError: weights that do not match the stored architecture.
-    """
-    state: dict[str, Any] = load_checkpoint(path, map_location=map_location)
-    if state.get("format") != SEGMENTER_FORMAT:
-        raise CheckpointError(
-            f"checkpoint {path}: not a segmenter file (format {state.get('format')!r}, "
-            f"expected {SEGMENTER_FORMAT!r}; trainer checkpoints are loaded via init_from)"
+    if trainer.dist.is_main:
+        save_segmenter(
+            trainer.out_dir / "segmenter.pt",
+            model,
+            cfg,
+            metrics={k: float(v) for k, v in val.items()},
+            step=trainer.step,
+            train_config=to_dict(train_cfg),
+            run={"git_commit": source_commit(), "init_from": init_from and str(init_from)},
         )
-    cfg = from_dict(SegmenterConfig, state.get("config"), where=f"{path}: config")
-    model = build_segmenter(cfg)
-    load_model_state(model, state["model"], strict=True, source=str(path))
-    return model.to(map_location).eval(), cfg
+    return model, val

@@ -13,33 +13,79 @@ Both solvers of this package keep a ``meta`` dict (the model config as a plain d
 frame rate and sample rate...) in their checkpointed state, so every trainer checkpoint can be
 rebuilt into a model and checked against new data; :func:`check_meta` refuses to resume a run
 whose meta changed.
+
+:func:`train_sync_expert` is the whole recipe: data checks, balanced pairs, the trainer run
+and the export of ``<out_dir>/expert.pt`` (:mod:`mrisynth.models.artifacts`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
-from mrisynth.engine.trainer import Solver
+from mrisynth.config.schema import to_dict
+from mrisynth.data.checks import check_sequences, warn_shared_speakers
+from mrisynth.data.dataset import SyncPairDataset
+from mrisynth.data.intensity import unit_tensor
+from mrisynth.engine.recipe import (
+    common_spacing,
+    evenly_spaced,
+    export_artifact,
+    log_run_outputs,
+    log_run_params,
+    solver_meta,
+)
+from mrisynth.engine.tracking import NullTracker
+from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.losses.sync import expert_bce
+from mrisynth.models.builders import ModelConfig, build_sync_expert
 from mrisynth.models.syncnet import SyncExpert, cosine_probability
+from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SyncExpertSolver", "RedrawnPairs", "VisualAugment", "check_meta", "unit_frames"]
+__all__ = [
+    "ExpertOptions",
+    "SyncExpertSolver",
+    "RedrawnPairs",
+    "VisualAugment",
+    "check_meta",
+    "train_sync_expert",
+]
 
 
-def unit_frames(x: torch.Tensor) -> torch.Tensor:
-    """uint8 frames (any shape) → float32 in [0, 1]; float input is returned as float32."""
-    if x.dtype == torch.uint8:
-        return x.float().div_(255.0)
-    return x.float()
+@dataclasses.dataclass
+class ExpertOptions:
+    """Optimiser and data settings of :func:`train_sync_expert`."""
+
+    lr: float = 1e-4
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    negative_shift_s: tuple[float, float] = (0.2, 1.0)
+    """``(min, max)`` absolute audio shift of off-sync pairs (s)."""
+    stride: int = 1
+    """Frames between training window positions."""
+    redraw_negatives: bool = True
+    """Draw new off-sync shifts on every pass over the training data."""
+    max_val_pairs: int = 2000
+    """Validation pairs (spread evenly over the validation data, balanced); 0 = all."""
+    augment: bool = False
+    """Perturb training windows (shift, gain/offset, noise; see ``VisualAugment``)."""
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.weight_decay < 0 or self.stride < 1 or self.max_val_pairs < 0:
+            raise ValueError(
+                "ExpertOptions: need lr > 0, weight_decay >= 0, stride >= 1, max_val_pairs >= 0"
+            )
 
 
 def check_meta(saved: Mapping[str, Any], current: Mapping[str, Any], source: str) -> None:
@@ -183,15 +229,15 @@ class SyncExpertSolver(Solver):
         return {"expert": self.opt}
 
     def run_step(self, batch: Mapping[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
-        frames = unit_frames(batch["frames"])  # (B, Tv, C, H, W)
+        frames = unit_tensor(batch["frames"])  # (B, Tv, C, H, W)
         if train and self.augment is not None:
             frames = self.augment(frames)
         label = batch["label"].float().reshape(-1)  # (B,)
-        audio_emb, video_emb = self.expert(frames, batch["mel"].float())  # (B, D) each
-        loss = expert_bce(audio_emb, video_emb, label)
+        video_emb, audio_emb = self.expert(frames, batch["mel"].float())  # (B, D) each
+        loss = expert_bce(video_emb, audio_emb, label)
         if train:
             self.optimize(loss, "expert")
-        prob = cosine_probability(audio_emb.detach(), video_emb.detach()).float()  # (B,)
+        prob = cosine_probability(video_emb.detach(), audio_emb.detach()).float()  # (B,)
         pos = label > 0.5
         correct = ((prob > 0.5) == pos).float()
         n_pos, n_neg = pos.sum().clamp_min(1), (~pos).sum().clamp_min(1)
@@ -207,3 +253,81 @@ class SyncExpertSolver(Solver):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_meta(state.get("meta") or {}, self.meta, "sync expert checkpoint")
+
+
+# ---------------------------------------------------------------------------------- recipe
+def train_sync_expert(
+    train_seqs: Sequence[Any],
+    val_seqs: Sequence[Any],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    *,
+    options: ExpertOptions | None = None,
+    tracker: NullTracker | None = None,
+) -> dict[str, float]:
+    """Train the sync expert on balanced in-/off-sync pairs; export ``<out_dir>/expert.pt``.
+
+    Validation (``valid/loss``, ``valid/accuracy``, ``valid/p_pos``, ``valid/p_neg``) runs on
+    balanced pairs of ``val_seqs`` (use held-out SPEAKERS; a shared speaker is warned about).
+    ``best.pt`` follows ``train_cfg.best_metric`` (default ``valid/loss``, min).
+
+    Args:
+        train_seqs, val_seqs: prepared sequences (see :func:`prepare_for_model`).
+        model_cfg: model and audio front-end config.
+        train_cfg: run settings (steps, batch size, ``out_dir``...).
+        options: optimiser/data settings.
+        tracker: an open MLflow run (metrics and parameters are logged to it).
+
+    Returns:
+        Validation metrics of the exported weights (``{"valid/accuracy": ..., "step": ...}``).
+
+    Raises:
+        ValueError: sequences that do not match ``model_cfg`` (named, with both values).
+    """
+    opts = options or ExpertOptions()
+    check_sequences(train_seqs, model_cfg, "training")
+    check_sequences(val_seqs, model_cfg, "validation")
+    warn_shared_speakers(train_seqs, val_seqs)
+    common = dict(
+        window_ms=model_cfg.sync_window_ms,
+        mel_cfg=model_cfg.mel,
+        negative_shift_s=opts.negative_shift_s,
+        fps=model_cfg.fps,
+        channels=model_cfg.channels,
+    )
+    pairs = SyncPairDataset(train_seqs, seed=train_cfg.seed, stride=opts.stride, **common)
+    val_pairs = SyncPairDataset(val_seqs, seed=train_cfg.seed + 1, **common)
+    keep = evenly_spaced(len(val_pairs) // 2, opts.max_val_pairs // 2 if opts.max_val_pairs else 0)
+    val_set = Subset(val_pairs, np.stack([2 * keep, 2 * keep + 1], 1).ravel().tolist())
+
+    cfg = dataclasses.replace(train_cfg, best_metric=train_cfg.best_metric or "valid/loss")
+    meta = solver_meta("sync_expert", model_cfg)
+    seed_model_init(cfg.seed)
+    solver = SyncExpertSolver(
+        build_sync_expert(model_cfg),
+        lr=opts.lr,
+        weight_decay=opts.weight_decay,
+        meta=meta,
+        augment=VisualAugment() if opts.augment else None,
+    )
+    trainer = Trainer(cfg, solver, tracker=tracker)
+    train_set = pairs
+    if opts.redraw_negatives:
+        seen = cfg.max_steps * cfg.batch_size * trainer.dist.world_size
+        train_set = RedrawnPairs(pairs, max(1, math.ceil(seen / len(pairs))))
+    logger.info(
+        "sync expert: %d training pairs (%d sequences), %d validation pairs (%d sequences)",
+        len(pairs),
+        len(train_seqs),
+        len(val_set),
+        len(val_seqs),
+    )
+    log_run_params(
+        trainer,
+        tracker,
+        {"train": to_dict(cfg), "model": dataclasses.asdict(model_cfg), "options": to_dict(opts)},
+    )
+    trainer.fit(train_set, val_set)
+    result = export_artifact(trainer, "expert.pt", meta, common_spacing(train_seqs))
+    log_run_outputs(trainer, tracker)
+    return result

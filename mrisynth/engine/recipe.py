@@ -1,0 +1,168 @@
+"""What the training recipes share (``train_sync_expert``, ``train_generator``,
+``train_segmenter`` in :mod:`mrisynth.engine.solvers`): validation subsets, the solver ``meta``
+that a resumed run must agree with, exporting the best weights as a model artifact, and
+logging the run to MLflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mrisynth.data.spec import DataSpec
+from mrisynth.engine.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from mrisynth.engine.distributed import barrier
+from mrisynth.engine.trainer import Trainer
+from mrisynth.models.artifacts import Artifact, read_artifact, save_artifact
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "evenly_spaced",
+    "ClipSubset",
+    "solver_meta",
+    "common_spacing",
+    "export_artifact",
+    "log_run_params",
+    "log_run_outputs",
+]
+
+
+def evenly_spaced(n_groups: int, max_groups: int) -> np.ndarray:
+    """Evenly spaced group indices ``0..n_groups-1`` (all when ``max_groups`` is 0 or enough)."""
+    if max_groups <= 0 or max_groups >= n_groups:
+        return np.arange(n_groups)
+    return np.unique(np.linspace(0, n_groups - 1, max_groups).round().astype(np.int64))
+
+
+class ClipSubset:
+    """Indexed batch source over chosen clips of another one (e.g. validation clips of a
+    :class:`~mrisynth.data.dataset.DeviceClipBank`)."""
+
+    def __init__(self, source: Any, keep: np.ndarray) -> None:
+        self.source, self.keep = source, torch.as_tensor(keep, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.keep.numel())
+
+    def get_batch(self, indices: Sequence[int], seed: int) -> dict[str, torch.Tensor]:
+        return self.source.get_batch(self.keep[torch.as_tensor(indices, dtype=torch.long)], seed)
+
+
+def common_spacing(sequences: Sequence[Any]) -> list[float] | None:
+    """The ``(row, col)`` pixel spacing (mm) all sequences share, or None if they differ."""
+    spacings = [getattr(s, "spacing_mm", None) for s in sequences]
+    if not spacings or any(s is None for s in spacings):
+        return None
+    first = np.asarray(spacings[0], dtype=np.float64)
+    if all(np.allclose(np.asarray(s, dtype=np.float64), first, rtol=1e-6) for s in spacings):
+        return [float(x) for x in first]
+    return None
+
+
+def solver_meta(kind: str, model_cfg: Any, **extra: Any) -> dict[str, Any]:
+    """The ``meta`` a solver stores in every training checkpoint and a resume must match:
+    kind, model config, the data spec's fields and recipe facts (mask, clip length...)."""
+    spec = DataSpec.of_model(model_cfg)
+    return {
+        "kind": kind,
+        "model_config": dataclasses.asdict(model_cfg),
+        "fps": spec.fps,
+        "sample_rate": spec.sample_rate,
+        "img_size": spec.img_size,
+        "channels": spec.channels,
+        **extra,
+    }
+
+
+def _select_record(metrics_file: Path, metric: str, mode: str) -> dict[str, Any]:
+    if not metrics_file.is_file():
+        return {}
+    records = [json.loads(ln) for ln in metrics_file.read_text().splitlines() if ln.strip()]
+    valid = [r for r in records if metric in r and r[metric] == r[metric]]  # skip NaN
+    if not valid:
+        return {}
+    pick = min if mode == "min" else max
+    return pick(valid, key=lambda r: r[metric])  # first occurrence = the step of best.pt
+
+
+def export_artifact(
+    trainer: Trainer, filename: str, meta: Mapping[str, Any], spacing_mm: Any = None
+) -> dict[str, Any]:
+    """Write ``<out_dir>/<filename>`` from ``best.pt`` (or the newest checkpoint).
+
+    The artifact carries the weights of every model of the solver, the data spec (with the
+    training data's common ``spacing_mm``), the validation metrics of those weights (the
+    ``best_metric`` record of ``metrics.jsonl``), the step and the training config; the git
+    commit and the files the run started from go to its ``.run.json``.
+
+    Returns:
+        The exported weights' validation metrics and ``step``.
+    """
+    out = trainer.out_dir / filename
+    if trainer.dist.is_main:
+        best = trainer.out_dir / "best.pt"
+        src = best if best.is_file() else latest_checkpoint(trainer.ckpt_dir)
+        if src is None:
+            raise CheckpointError(f"{trainer.out_dir}: training wrote no checkpoint to export")
+        state = load_checkpoint(src)
+        record = {}
+        if trainer.cfg.best_metric and src == best:
+            record = _select_record(
+                trainer.metrics_file, trainer.cfg.best_metric, trainer.cfg.best_mode
+            )
+        spec = DataSpec(
+            fps=meta["fps"],
+            sample_rate=meta["sample_rate"],
+            img_size=meta["img_size"],
+            channels=meta["channels"],
+            spacing_mm=None if spacing_mm is None else tuple(spacing_mm),
+        )
+        data_keys = {"kind", "model_config", "fps", "sample_rate", "img_size", "channels"}
+        info = {k: v for k, v in meta.items() if k not in data_keys | {"mask", "sources"}}
+        mask = meta.get("mask")
+        artifact = Artifact(
+            kind=meta["kind"],
+            weights=state["models"],
+            model_config=dict(meta["model_config"]),
+            data_spec=spec,
+            mask=None if mask is None else np.asarray(mask.cpu().numpy(), dtype=bool),
+            info=info,
+            train_config=state.get("config"),
+            metrics={k: float(v) for k, v in record.items() if k.startswith("valid/")},
+            step=int(state["step"]),
+            run={
+                "git_commit": state.get("git_commit"),
+                "sources": meta.get("sources"),
+                "exported_from": src.name,
+            },
+        )
+        save_artifact(out, artifact)
+        logger.info("exported %s (step %d) to %s", src.name, state["step"], out)
+    barrier()
+    exported = read_artifact(out)
+    return {**exported.metrics, "step": exported.step}
+
+
+def log_run_params(trainer: Trainer, tracker: Any, params: Mapping[str, Any]) -> None:
+    """The run's resolved config: MLflow params and a ``config.json`` artifact."""
+    if tracker is not None and trainer.dist.is_main:
+        tracker.log_params(params)
+        tracker.log_dict(json.loads(json.dumps(params, default=str)), "config.json")
+
+
+def log_run_outputs(trainer: Trainer, tracker: Any, samples: Path | None = None) -> None:
+    """The training log (``metrics.jsonl``: the loss curves) and sample videos as artifacts."""
+    if tracker is None or not trainer.dist.is_main:
+        return
+    if trainer.metrics_file.is_file():
+        tracker.log_artifact(trainer.metrics_file, "train")
+    if samples is not None:
+        tracker.log_artifact(samples, "samples")
