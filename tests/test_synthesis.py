@@ -42,3 +42,23 @@ def test_sync_embeddings_one_per_window(cfg):
     tv = round(cfg.sync_window_ms / 1000 * cfg.fps)
     assert v.shape == a.shape == (30 - tv + 1, cfg.sync_embed_dim)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+
+
+def test_synthesize_frames_in_parts_equals_one_call(cfg):
+    """``first_frame`` places a part on the recording's clock: audio windows and the cycled
+    reference of frames 7.. are those of one call over all frames (at aligned batches)."""
+    torch.manual_seed(0)
+    gen = build_generator(cfg).eval()
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 255, (3, 32, 32), dtype=np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 8:24] = True
+    sr, n = 16000, 14
+    audio = rng.normal(0, 0.1, int(n / cfg.fps * sr)).astype(np.float32)
+    whole = synthesize_frames(gen, cfg, ref, audio, sr, n, mask, batch_size=7)
+    head = synthesize_frames(gen, cfg, ref, audio, sr, 7, mask, batch_size=7)
+    tail = synthesize_frames(gen, cfg, ref, audio, sr, 7, mask, batch_size=7, first_frame=7)
+    np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
+    # another output rate samples other audio windows
+    other = synthesize_frames(gen, cfg, ref, audio, sr, n, mask, batch_size=7, fps=cfg.fps / 2)
+    assert np.abs(other - whole).mean() > 0

@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "train the sync expert, the generator (pretrain/fine-tune) or the segmenter",
     ),
     "evaluate": ("evaluate", "score the generator, baselines and real videos; metrics + report"),
+    "synthesize": (
+        "synthesize",
+        "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
+    ),
 }
 
 

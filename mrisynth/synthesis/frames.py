@@ -1,4 +1,4 @@
-"""Inference: speech audio + reference frames of a speaker → synthesized video.
+"""Frame synthesis: speech audio + reference ROI frames of a speaker → synthesized ROI frames.
 
 The generator paints the region it was trained to paint (the vocal-tract mask for MRI, the
 lower half for faces) into **reference** frames of the same speaker, driven by the audio
@@ -12,6 +12,8 @@ Two conditions (as in the seed study's table):
 
 Audio windows come from :func:`mrisynth.transforms.mel.frames_to_mel_windows`, the same
 function the training datasets use, so training and inference see identical alignment.
+:mod:`mrisynth.synthesis.stream` calls :func:`synthesize_frames` chunk by chunk for long audio
+(``first_frame`` and ``audio_offset_s`` place a chunk on the recording's clock).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from mrisynth.data.intensity import to_unit, unit_tensor
+from mrisynth.data.spec import DataSpec
 from mrisynth.transforms.mel import frames_to_mel_windows, log_mel
 
 __all__ = ["synthesize_frames", "sync_embeddings", "side_by_side", "write_side_by_side_samples"]
@@ -55,8 +58,10 @@ def synthesize_frames(
     batch_size: int = 64,
     device: str | torch.device = "cpu",
     mel: np.ndarray | None = None,
+    fps: float | None = None,
+    first_frame: int = 0,
 ) -> np.ndarray:
-    """Synthesize ``n_frames`` frames at ``model_cfg.fps`` from audio.
+    """Synthesize ``n_frames`` frames at ``model_cfg.fps`` (or ``fps``) from audio.
 
     Args:
         generator: trained :class:`~mrisynth.models.generator.Generator` (eval mode).
@@ -69,36 +74,40 @@ def synthesize_frames(
         audio_offset_s: time of the first audio sample relative to frame 0 (s).
         mel: the audio's log-mel ``(n_mels, n_steps)`` by ``model_cfg.mel``, if already
             computed (:func:`~mrisynth.transforms.mel.log_mel`); None computes it.
+        fps: output frame rate (frames/s); None = ``model_cfg.fps``. The generator maps one
+            audio window to one frame, and frame ``k``'s window is cut by time, so any rate
+            samples the same audio → frame mapping.
+        first_frame: index of the first output frame on the recording's clock: frames
+            ``first_frame .. first_frame + n_frames - 1`` are made (their audio windows and the
+            reference frames they cycle through), so consecutive chunks of one recording
+            equal one call over all of it.
 
     Returns:
         ``(T, H, W)`` (1 channel) or ``(T, H, W, C)`` float32 frames in [0, 1].
     """
+    DataSpec.of_model(model_cfg).check_frames(np.shape(reference), "reference frames")
     ref = _to_tchw(reference)
     c, h, w = ref.shape[1:]
     if (h, w) != tuple(np.asarray(mask).shape):
         raise ValueError(f"mask {np.asarray(mask).shape} does not match reference frames {(h, w)}")
-    if c != model_cfg.channels or h != model_cfg.img_size:
-        raise ValueError(
-            f"reference frames are {c}x{h}x{w}, the generator expects "
-            f"{model_cfg.channels}x{model_cfg.img_size}x{model_cfg.img_size}"
-        )
     if mel is None:
         mel = log_mel(audio, sample_rate, model_cfg.mel)
     windows = frames_to_mel_windows(
         mel,
         n_frames,
-        model_cfg.fps,
+        model_cfg.fps if fps is None else fps,
         model_cfg.audio_window_ms,
         model_cfg.mel,
         center=model_cfg.audio_window_center,
         audio_offset_s=audio_offset_s,
+        first_frame=first_frame,
     )  # (T, 1, n_mels, n_win)
     keep = torch.from_numpy(~np.asarray(mask, dtype=bool)).float()  # 1 outside the painted region
     generator = generator.to(device).eval()
     out = []
     for s in range(0, n_frames, batch_size):
         idx = np.arange(s, min(n_frames, s + batch_size))
-        r = ref[idx % len(ref)].to(device)  # (b, C, H, W)
+        r = ref[(first_frame + idx) % len(ref)].to(device)  # (b, C, H, W)
         masked = r * keep.to(device)
         a = torch.from_numpy(windows[idx]).to(device)
         y = generator(a[:, None], masked[:, None], r[:, None])[:, 0]  # T = 1 per item

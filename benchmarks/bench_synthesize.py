@@ -1,0 +1,133 @@
+"""End-to-end speed and memory of ``mrisynth synthesize`` on the CPU.
+
+Run: ``python benchmarks/bench_synthesize.py [--durations 10 60] [--threads 2]``. For each
+audio duration a fresh process runs the whole command path in-process — audio decode (WAV),
+reference read (a phantom NIfTI clip, 84×84 px at 2.4 mm, temporal-variance ROI), log-mel
+features, the ``mri_small`` generator (random weights: speed does not depend on training) at
+83.28 fps, paste-back into the full frame and H.264/AAC MP4 writing — and reports:
+
+- real-time factor: synthesis wall time ÷ audio duration (< 1 is faster than real time;
+  issue 14 asks for ≤ 0.5 on 2 cores);
+- peak RSS of that process (``resource.getrusage``), which should stay flat with duration
+  (the video path is streamed in chunks; only the decoded audio, 64 kB per second at
+  16 kHz, grows).
+
+The inputs are made in the parent process; the child times Python's imports apart
+("imports s"), then the command itself (the first log-mel call includes librosa's JIT).
+On a machine shared with other jobs use ``--threads 1``: oversubscribed OpenMP threads make
+the generator several times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ROOT / "tests" / "data" / "real_speech" / "arctic_a0009.wav"
+
+
+def _inputs(folder: Path, duration_s: float) -> None:
+    """A random-weights ``mri_small`` generator file, a phantom reference clip and a WAV of
+    ``duration_s`` seconds of real speech (CMU ARCTIC a0009 repeated)."""
+    import torch
+
+    from mrisynth.data.spec import DataSpec
+    from mrisynth.io import read_audio, write_audio, write_sequence
+    from mrisynth.models.artifacts import Artifact, save_artifact
+    from mrisynth.models.builders import ModelConfig, build_generator
+    from mrisynth.phantom.corpus import PhantomConfig, Utterance, synthesize_utterance
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("mri_small")
+    size = cfg.img_size
+    yy, xx = np.mgrid[:size, :size] / size
+    mask = (yy - 0.55) ** 2 + (xx - 0.45) ** 2 < 0.3**2
+    save_artifact(
+        folder / "generator.pt",
+        Artifact(
+            kind="generator",
+            weights={"generator": build_generator(cfg).state_dict()},
+            model_config=dataclasses.asdict(cfg),
+            data_spec=DataSpec.of_model(cfg, spacing_mm=(120 / size, 120 / size)),
+            mask=mask,
+        ),
+    )
+    utt = Utterance("ref", "spk00", 0, "en", 1, "test", 3)
+    seq = synthesize_utterance(PhantomConfig(face=False), utt)["sequence"]
+    write_sequence(seq.replace(labels=None, audio=None, sample_rate=None), folder / "ref.nii.gz")
+    speech, sr = read_audio(SPEECH)
+    reps = int(np.ceil(duration_s * sr / len(speech)))
+    write_audio(folder / "speech.wav", np.tile(speech, reps)[: int(duration_s * sr)], sr)
+
+
+def run_one(folder: Path, duration_s: float, threads: int) -> dict[str, float]:
+    """Time one end-to-end run on the inputs in ``folder`` in this process; returns seconds,
+    real-time factor and peak RSS (MiB)."""
+    t0 = time.perf_counter()
+    import librosa  # noqa: F401  (the imports are start-up, timed apart)
+    import torch
+
+    import mrisynth.cli.synthesize  # noqa: F401
+    import mrisynth.models.artifacts  # noqa: F401
+    from mrisynth.cli.main import main
+
+    startup = time.perf_counter() - t0
+    torch.set_num_threads(threads)
+    argv = ["synthesize", "--audio", str(folder / "speech.wav")]
+    argv += ["--reference", str(folder / "ref.nii.gz"), "--model", str(folder / "generator.pt")]
+    argv += ["--out", str(folder / "out.mp4"), "--no-progress"]
+    t0 = time.perf_counter()
+    rc = main(argv)
+    seconds = time.perf_counter() - t0
+    if rc != 0:
+        raise SystemExit(f"synthesize failed with exit code {rc}")
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "duration_s": duration_s,
+        "startup_s": startup,
+        "seconds": seconds,
+        "rtf": seconds / duration_s,
+        "peak_rss_mib": rss_kib / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--durations", type=float, nargs="+", default=[10.0, 60.0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # child: FOLDER DURATION
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(run_one(Path(args.one[0]), float(args.one[1]), args.threads)))
+        return
+    rows = []
+    for d in args.durations:
+        with tempfile.TemporaryDirectory() as tmp:
+            _inputs(Path(tmp), d)  # here, so that the child's peak RSS is synthesis only
+            cmd = [sys.executable, __file__, "--one", tmp, str(d), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    print(
+        f"mrisynth synthesize, mri_small @ 83.28 fps, 84x84 phantom reference, CPU, "
+        f"{args.threads} torch thread(s)"
+    )
+    print(f"{'audio s':>8} {'imports s':>10} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")
+    for r in rows:
+        print(
+            f"{r['duration_s']:8.0f} {r['startup_s']:10.2f} {r['seconds']:8.2f} "
+            f"{r['rtf']:6.3f} {r['peak_rss_mib']:13.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
