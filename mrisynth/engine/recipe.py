@@ -1,5 +1,6 @@
 """What the training recipes share (``train_sync_expert``, ``train_generator``,
-``train_segmenter`` in :mod:`mrisynth.engine.solvers`): validation subsets, the solver ``meta``
+``train_segmenter`` in :mod:`mrisynth.engine.solvers`): evenly spread validation subsets (a
+``torch.utils.data.Subset`` of any batch source is one to the trainer), the solver ``meta``
 that a resumed run must agree with, exporting the best weights as a model artifact, and
 logging the run to MLflow.
 """
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from mrisynth.data.spec import DataSpec
 from mrisynth.engine.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "evenly_spaced",
-    "ClipSubset",
     "solver_meta",
     "common_spacing",
     "export_artifact",
@@ -40,20 +39,6 @@ def evenly_spaced(n_groups: int, max_groups: int) -> np.ndarray:
     if max_groups <= 0 or max_groups >= n_groups:
         return np.arange(n_groups)
     return np.unique(np.linspace(0, n_groups - 1, max_groups).round().astype(np.int64))
-
-
-class ClipSubset:
-    """Indexed batch source over chosen clips of another one (e.g. validation clips of a
-    :class:`~mrisynth.data.dataset.DeviceClipBank`)."""
-
-    def __init__(self, source: Any, keep: np.ndarray) -> None:
-        self.source, self.keep = source, torch.as_tensor(keep, dtype=torch.long)
-
-    def __len__(self) -> int:
-        return int(self.keep.numel())
-
-    def get_batch(self, indices: Sequence[int], seed: int) -> dict[str, torch.Tensor]:
-        return self.source.get_batch(self.keep[torch.as_tensor(indices, dtype=torch.long)], seed)
 
 
 def common_spacing(sequences: Sequence[Any]) -> list[float] | None:

@@ -357,6 +357,14 @@ class _SubsetSource:
         return self.source.get_batch(self.indices[torch.as_tensor(indices, dtype=torch.long)], seed)
 
 
+def _is_host_source(source: Any) -> bool:
+    """True if a batch source builds batches on the host (a torch ``Dataset``, e.g.
+    ``AVClipDataset``): then DataLoader workers can build them; device data (the bank) cannot."""
+    while isinstance(source, _SubsetSource):
+        source = source.source
+    return isinstance(source, Dataset)
+
+
 class _SeededBatches(Dataset):
     """A batch source as a DataLoader dataset: item ``(indices, seed)`` is ``get_batch(...)``
     (with ``batch_size=None``; the keys come from :class:`SeededStepSampler` or a list)."""
@@ -697,10 +705,10 @@ class Trainer:
             m.train(train)
 
     # ------------------------------------------------------------------ data
-    def _source_batches(self, data: Any, source: Any, keys: Iterable[tuple[Any, int]]):
-        """``source.get_batch(indices, seed)`` for each key: through DataLoader workers when
-        ``data`` is a torch Dataset (host data), else in this process (device data)."""
-        if not isinstance(data, Dataset):
+    def _source_batches(self, source: Any, keys: Iterable[tuple[Any, int]]):
+        """``source.get_batch(indices, seed)`` for each key: through DataLoader workers for
+        host data (:func:`_is_host_source`), else in this process (device data)."""
+        if not _is_host_source(source):
             return (source.get_batch(idx, seed) for idx, seed in keys)
         return DataLoader(
             _SeededBatches(source),
@@ -726,7 +734,7 @@ class Trainer:
                 world_size=self.dist.world_size,
             )
         if source is not None:
-            return iter(self._source_batches(data, source, SeededStepSampler(sampler)))
+            return iter(self._source_batches(source, SeededStepSampler(sampler)))
         if _is_map_dataset(data):
             # An explicit generator keeps the DataLoader from drawing on the global torch RNG.
             gen = torch.Generator().manual_seed(derive_seed(self.cfg.seed, self.dist.rank, start))
@@ -772,7 +780,7 @@ class Trainer:
                     (idx[i : i + b], derive_seed(self.cfg.seed, _VALID_STREAM, i))
                     for i in range(0, len(idx), b)
                 ]
-                return self._source_batches(data, source, keys)
+                return self._source_batches(source, keys)
             return DataLoader(
                 data,
                 batch_size=self.cfg.batch_size,

@@ -46,7 +46,6 @@ from mrisynth.data.spec import DataSpec
 from mrisynth.engine.checkpoint import load_model_state
 from mrisynth.engine.distributed import all_reduce_mean
 from mrisynth.engine.recipe import (
-    ClipSubset,
     common_spacing,
     evenly_spaced,
     export_artifact,
@@ -454,7 +453,7 @@ def train_generator(
     trainer = Trainer(cfg, solver, tracker=tracker)
     if opts.device_data:
         train_data: Any = DeviceClipBank(train_set, trainer.device)
-        val_data: Any = ClipSubset(DeviceClipBank(val_clips, trainer.device), val_keep)
+        val_data: Any = Subset(DeviceClipBank(val_clips, trainer.device), val_keep.tolist())
     else:
         train_data, val_data = train_set, Subset(val_clips, val_keep.tolist())
     if init_info is not None:
