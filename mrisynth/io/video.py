@@ -15,6 +15,7 @@ import logging
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,15 @@ from mrisynth.data.sequence import SequenceError, SpeechMRISequence
 from mrisynth.io.audio import decode_with_ffmpeg, write_audio
 from mrisynth.io.base import RawImage
 
-__all__ = ["read_video", "write_mp4", "write_gif", "write_png_strip", "frames_to_uint8"]
+__all__ = [
+    "read_video",
+    "write_mp4",
+    "write_gif",
+    "write_png_strip",
+    "frames_to_uint8",
+    "open_h264_writer",
+    "mux_audio",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +136,6 @@ def write_mp4(
 
     Odd widths/heights are padded by one edge-replicated row/column.
     """
-    import imageio_ffmpeg
-
     path = Path(path)
     offset = 0.0
     if isinstance(seq_or_frames, SpeechMRISequence):
@@ -148,18 +155,7 @@ def write_mp4(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         video_only = Path(tmp) / "video.mp4" if audio is not None else path
-        writer = imageio_ffmpeg.write_frames(
-            str(video_only),
-            (w, h),
-            pix_fmt_in="rgb24" if frames.ndim == 4 else "gray",
-            pix_fmt_out="yuv420p",
-            fps=float(fps),
-            codec="libx264",
-            macro_block_size=1,
-            output_params=["-crf", str(crf), "-movflags", "+faststart"],
-            ffmpeg_log_level="error",
-        )
-        writer.send(None)
+        writer = open_h264_writer(video_only, (h, w), fps, rgb=frames.ndim == 4, crf=crf)
         for frame in frames:
             writer.send(np.ascontiguousarray(frame).tobytes())
         writer.close()
@@ -168,18 +164,55 @@ def write_mp4(
         a = np.asarray(audio, dtype=np.float32)
         shift = int(round(offset * sr))
         a = np.concatenate([np.zeros(shift, np.float32), a]) if shift > 0 else a[-shift:]
-        # Pad with silence past the last frame: then the video is the shortest stream and
-        # ``-shortest`` (which cuts at packet granularity) never drops frames.
-        need = int(np.ceil((len(frames) / fps + 0.2) * sr))
-        a = np.pad(a, (0, max(0, need - len(a))))
-        wav = write_audio(Path(tmp) / "audio.wav", a, int(sr))
-        cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-i", str(video_only), "-i", str(wav)]
-        cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
-        cmd += ["-shortest", "-movflags", "+faststart", str(path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{path.name}: ffmpeg muxing failed: {proc.stderr.strip()}")
+        mux_audio(video_only, a, int(sr), len(frames), float(fps), path, Path(tmp) / "audio.wav")
     return path
+
+
+def open_h264_writer(
+    path: Path, shape: tuple[int, int], fps: float, *, rgb: bool = False, crf: int = 12
+) -> Any:
+    """A started imageio-ffmpeg frame writer of H.264/yuv420p (``+faststart``) to ``path``.
+
+    Args:
+        path: output video; shape: even ``(H, W)``; fps: frames/s; rgb: rgb24 (else grey)
+            input; crf: x264 quality. Send each frame's bytes, then ``close()``.
+    """
+    import imageio_ffmpeg
+
+    h, w = shape
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        pix_fmt_in="rgb24" if rgb else "gray",
+        pix_fmt_out="yuv420p",
+        fps=float(fps),
+        codec="libx264",
+        macro_block_size=1,
+        output_params=["-crf", str(crf), "-movflags", "+faststart"],
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)
+    return writer
+
+
+def mux_audio(
+    video: Path, audio: np.ndarray, sr: int, n_frames: int, fps: float, out: Path, wav: Path
+) -> Path:
+    """Mux mono ``audio`` (sample 0 at frame 0) as AAC into ``video``'s stream, written to
+    ``out``; ``wav`` is the scratch file the samples pass through."""
+    a = np.asarray(audio, dtype=np.float32)
+    # Pad with silence past the last frame: then the video is the shortest stream and
+    # ``-shortest`` (which cuts at packet granularity) never drops frames.
+    need = int(np.ceil((n_frames / fps + 0.2) * sr))
+    a = np.pad(a, (0, max(0, need - len(a))))
+    write_audio(wav, a, int(sr))
+    cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-i", str(video), "-i", str(wav)]
+    cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
+    cmd += ["-shortest", "-movflags", "+faststart", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{out.name}: ffmpeg muxing failed: {proc.stderr.strip()}")
+    return out
 
 
 def write_gif(frames: SpeechMRISequence | np.ndarray, path: str | Path, fps: float) -> Path:

@@ -1,8 +1,8 @@
 """Writing synthesized video as it is made: a streaming MP4 writer and all-or-nothing outputs.
 
-:class:`Mp4Writer` is the streaming twin of :func:`mrisynth.io.write_mp4` (same encoder
-settings: H.264 yuv420p, CRF 12, ``+faststart``, AAC audio muxed with ``-shortest`` after
-padding the audio past the last frame), taking frames chunk by chunk so that memory does not
+:class:`Mp4Writer` is the streaming form of :func:`mrisynth.io.write_mp4`, built on the same
+two pieces (:func:`mrisynth.io.video.open_h264_writer`, :func:`mrisynth.io.video.mux_audio`),
+taking frames chunk by chunk so that memory does not
 grow with the video's length. :class:`StagedOutputs` writes every output under a hidden folder
 beside its target and moves them into place only when all of them are complete, so a failure
 never leaves a half-written file.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
@@ -29,12 +28,6 @@ def display_uint8(frames: np.ndarray, window: tuple[float, float]) -> np.ndarray
     lo, hi = window
     unit = (np.asarray(frames, dtype=np.float32) - lo) / max(hi - lo, 1e-12)
     return np.rint(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8)
-
-
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 class Mp4Writer:
@@ -61,7 +54,6 @@ class Mp4Writer:
         *,
         crf: int = 12,
     ) -> None:
-        import imageio_ffmpeg
 
         self.path = Path(path)
         if not fps > 0:
@@ -74,19 +66,10 @@ class Mp4Writer:
         self._video = (
             self.path.with_name(f".{self.path.stem}.video.mp4") if audio is not None else self.path
         )
-        h, w = (n + n % 2 for n in self.shape)
-        self._writer = imageio_ffmpeg.write_frames(
-            str(self._video),
-            (w, h),
-            pix_fmt_in="gray",
-            pix_fmt_out="yuv420p",
-            fps=self.fps,
-            codec="libx264",
-            macro_block_size=1,
-            output_params=["-crf", str(crf), "-movflags", "+faststart"],
-            ffmpeg_log_level="error",
-        )
-        self._writer.send(None)
+        from mrisynth.io.video import open_h264_writer
+
+        even = tuple(n + n % 2 for n in self.shape)
+        self._writer = open_h264_writer(self._video, even, self.fps, crf=crf)
 
     def write(self, frames: np.ndarray) -> None:
         """Append ``(t, H, W)`` uint8 frames."""
@@ -104,24 +87,16 @@ class Mp4Writer:
 
     def close(self) -> Path:
         """Finish the video and mux the audio in; returns the path."""
-        from mrisynth.io.audio import write_audio
+        from mrisynth.io.video import mux_audio
 
         self._writer.close()
         if self.audio is None:
             return self.path
-        a = np.asarray(self.audio, dtype=np.float32)
-        # silence past the last frame: the video is then the shortest stream and -shortest
-        # (which cuts at packet granularity) never drops frames
-        need = int(np.ceil((self.n_frames / self.fps + 0.2) * self.sr))
-        a = np.pad(a, (0, max(0, need - len(a))))
-        wav = write_audio(self.path.with_name(f".{self.path.stem}.audio.wav"), a, int(self.sr))
-        cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-i", str(self._video), "-i", str(wav)]
-        cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
-        cmd += ["-shortest", "-movflags", "+faststart", str(self.path)]
+        wav = self.path.with_name(f".{self.path.stem}.audio.wav")
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{self.path.name}: ffmpeg muxing failed: {proc.stderr.strip()}")
+            mux_audio(
+                self._video, self.audio, int(self.sr), self.n_frames, self.fps, self.path, wav
+            )
         finally:
             wav.unlink(missing_ok=True)
             self._video.unlink(missing_ok=True)
