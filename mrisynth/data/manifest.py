@@ -6,8 +6,10 @@ empty (then the value is read from the files) or absent from the header::
     id, image_path, audio_path, speaker, language, split, fps, spacing_mm, audio_offset_s,
     transcript
 
-``spacing_mm`` is one number or ``row;col`` (mm). Any extra columns (``labels_path``,
-``measures_path``, ``face_path``...) are kept in :attr:`ManifestEntry.extra` and written back;
+``spacing_mm`` is one number or ``row;col`` (mm). An optional ``dataset`` column names a
+preset of :mod:`mrisynth.io.datasets` (``usc75``, ``usc-timit``...) filling the fps / spacing
+that the row and the file leave unstated (see :func:`load_sequence`). Any extra columns
+(``labels_path``, ``measures_path``, ``face_path``...) are kept in :attr:`ManifestEntry.extra` and written back;
 ``labels_path`` (a NIfTI of integer labels, see :mod:`mrisynth.io.nifti`) is loaded into
 ``SpeechMRISequence.labels`` by :func:`load_sequence`.
 """
@@ -221,14 +223,19 @@ def load_sequence(
     """Read the recording of ``entry`` (paths resolved against ``manifest_dir``).
 
     Non-empty manifest values override what the files say; provenance paths are relative to
-    ``manifest_dir``. ``labels_path`` (extra column) is loaded into ``labels``.
+    ``manifest_dir``. ``labels_path`` (extra column) is loaded into ``labels``. A ``dataset``
+    cell (extra column) names the preset for this row, over
+    ``read_options["dataset_preset"]``.
 
     Args:
-        read_options: passed to :func:`mrisynth.io.read_sequence` (orientation, target_sr...).
+        read_options: passed to :func:`mrisynth.io.read_sequence` (orientation, target_sr,
+            dataset_preset...).
     """
     from mrisynth.io import read_labels_nifti, read_sequence
 
     root = Path(manifest_dir)
+    if entry.extra.get("dataset"):
+        read_options = {**read_options, "dataset_preset": entry.extra["dataset"]}
     seq = read_sequence(
         root / entry.image_path,
         audio=root / entry.audio_path if entry.audio_path else None,

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrisynth.data.intensity import to_uint8
+from mrisynth.data.quality import corrupt_border
 from mrisynth.data.sequence import SequenceError, SpeechMRISequence
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "prepare_sequence",
     "prepare_manifest",
     "load_face_sequence",
+    "trim_transient",
     "load_prepared",
     "prepare_for_model",
 ]
@@ -64,6 +66,12 @@ class PrepareConfig:
         source: ``"mri"`` (``image_path``) or ``"face"`` (``face_path`` RGB videos: no
             automatic ROI and no percentiles; ``roi="fixed"`` crops ``roi_box_mm`` given in
             pixels, faces having a nominal 1 mm spacing).
+        dataset: preset of :mod:`mrisynth.io.datasets` (``usc75``, ``usc-timit``,
+            ``usc-span``) filling the fps / spacing that a recording does not state (CLI
+            ``--dataset``); a manifest's ``dataset`` column, where set, names it per row.
+        trim_transient: drop each MRI recording's brighter non-steady-state start
+            (:func:`~mrisynth.data.quality.steady_state_start` frames, audio kept
+            aligned) before the ROI search; recorded as ``provenance["transient_frames"]``.
     """
 
     img_size: int = 64
@@ -74,10 +82,16 @@ class PrepareConfig:
     percentiles: tuple[float, float] = (1.0, 99.5)
     fps: float | None = None
     source: Literal["mri", "face"] = "mri"
+    dataset: str | None = None
+    trim_transient: bool = False
 
     def __post_init__(self) -> None:
+        from mrisynth.io.datasets import get_dataset
+
         if self.source not in ("mri", "face"):
             raise ValueError(f"source must be 'mri' or 'face', got {self.source!r}")
+        if self.dataset is not None:
+            get_dataset(self.dataset)  # an unknown name fails here, listing the known ones
         if self.img_size < 16:
             raise ValueError(f"img_size must be >= 16 px, got {self.img_size}")
         if self.roi == "fixed" and self.roi_box_mm is None:
@@ -106,7 +120,7 @@ def find_vocal_tract_roi(
         top_fraction: share of highest temporal-std pixels that define the moving region.
     """
     shapes = {s.frames.shape[1:] for s in sequences}
-    spacings = {s.spacing_mm for s in sequences}
+    spacings = {s.require_spacing("the ROI search") for s in sequences}
     if len(shapes) != 1 or len(spacings) != 1:
         raise SequenceError(
             f"ROI search needs one matrix and spacing per speaker, got {shapes} and {spacings}"
@@ -114,10 +128,27 @@ def find_vocal_tract_roi(
     h, w = shapes.pop()
     sr, sc = spacings.pop()
     std = np.zeros((h, w))
+    bad = np.zeros(4, int)  # corrupt border lines (top, bottom, left, right), worst clip
     for s in sequences:
         f = s.frames.astype(np.float32)
         lo, hi = np.percentile(f, [1, 99.5])
-        std += ((f - lo) / max(hi - lo, 1e-6)).std(0)
+        seq_std = ((f - lo) / max(hi - lo, 1e-6)).std(0)
+        # rows/columns of decoder noise at the edge would be the "most moving" region
+        top, bottom, left, right = corrupt_border(f)
+        bad = np.maximum(bad, (top, bottom, left, right))
+        if top or bottom or left or right:
+            logger.warning(
+                "%s: ignoring corrupt border lines for the ROI search (top %d, bottom %d, "
+                "left %d, right %d: frame-to-frame noise far above the image's)",
+                s.utterance_id or s.provenance.get("source", "recording"),
+                top,
+                bottom,
+                left,
+                right,
+            )
+            seq_std[:top] = seq_std[h - bottom :] = 0.0
+            seq_std[:, :left] = seq_std[:, w - right :] = 0.0
+        std += seq_std
     std = ndimage.gaussian_filter(std / len(sequences), sigma=2)
     moving = std >= np.quantile(std, 1 - top_fraction)
     # the vocal tract is the connected moving region with the most variance; smaller movers
@@ -133,8 +164,11 @@ def find_vocal_tract_roi(
     cx = (cols.min() + cols.max()) / 2
     side_r = min(h, max(1, int(round(size_mm / sr))))
     side_c = min(w, max(1, int(round(size_mm / sc))))
-    top = int(np.clip(round(cy - side_r / 2), 0, h - side_r))
-    left = int(np.clip(round(cx - side_c / 2), 0, w - side_c))
+    # keep the box off corrupt border lines where it fits between them
+    lo_r, hi_r = (bad[0], h - bad[1] - side_r) if h - bad[0] - bad[1] >= side_r else (0, h - side_r)
+    lo_c, hi_c = (bad[2], w - bad[3] - side_c) if w - bad[2] - bad[3] >= side_c else (0, w - side_c)
+    top = int(np.clip(round(cy - side_r / 2), lo_r, hi_r))
+    left = int(np.clip(round(cx - side_c / 2), lo_c, hi_c))
     return top, left, side_r, side_c
 
 
@@ -146,10 +180,8 @@ def prepare_sequence(
     Colour (face) video keeps its colours: it is resized and clipped, not re-normalised.
     """
     roi = seq.crop(*box_px) if box_px is not None else seq
-    target_spacing = (
-        roi.spacing_mm[0] * roi.height / cfg.img_size,
-        roi.spacing_mm[1] * roi.width / cfg.img_size,
-    )
+    sp = roi.require_spacing("prepare")
+    target_spacing = (sp[0] * roi.height / cfg.img_size, sp[1] * roi.width / cfg.img_size)
     roi = roi.resample(fps=cfg.fps, spacing_mm=target_spacing)
     if roi.channels == 1:
         roi = roi.normalize(*cfg.percentiles)
@@ -180,14 +212,16 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
         if cfg.source == "face":
             seqs = [load_face_sequence(e, manifest.parent) for e in group]
         else:
-            seqs = [load_sequence(e, manifest.parent) for e in group]
+            seqs = [load_sequence(e, manifest.parent, dataset_preset=cfg.dataset) for e in group]
+            if cfg.trim_transient:
+                seqs = [trim_transient(s) for s in seqs]
         if cfg.source == "face" and cfg.roi == "auto":
             box = None  # a face video is already a face crop (roi: fixed crops it tighter)
         elif cfg.roi == "auto":
             box = find_vocal_tract_roi(seqs, cfg.roi_size_mm, cfg.roi_top_fraction)
         elif cfg.roi == "fixed":
             t, left, hh, ww = cfg.roi_box_mm
-            sp = seqs[0].spacing_mm
+            sp = seqs[0].require_spacing("a fixed ROI in mm")
             box = (round(t / sp[0]), round(left / sp[1]), round(hh / sp[0]), round(ww / sp[1]))
         else:
             box = None
@@ -233,6 +267,23 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path, cfg: PrepareConf
         json.dumps({"config": dataclasses.asdict(cfg), "rois_px": rois}, indent=2)
     )
     return path
+
+
+def trim_transient(seq: SpeechMRISequence) -> SpeechMRISequence:
+    """``seq`` without its non-steady-state start (frames before
+    :func:`~mrisynth.data.quality.steady_state_start`), audio still aligned.
+
+    The kept clip's audio starts at its first frame (see :meth:`SpeechMRISequence.clip`);
+    ``provenance["transient_frames"]`` records how many frames were dropped (0: unchanged).
+    """
+    from mrisynth.data.quality import steady_state_start
+
+    n = steady_state_start(seq.frames, seq.fps)
+    if n:
+        name = seq.utterance_id or seq.provenance.get("source") or "sequence"
+        logger.info("%s: dropping %d non-steady-state frames (%.2f s)", name, n, n / seq.fps)
+        seq = seq.clip(n, seq.n_frames)
+    return seq.replace(provenance={**seq.provenance, "transient_frames": n})
 
 
 def load_face_sequence(entry, manifest_dir: str | Path) -> SpeechMRISequence:
@@ -328,10 +379,8 @@ def prepare_for_model(
             new_fps = float(fps)
     out = seq
     if new_fps is not None or (seq.height, seq.width) != (img_size, img_size):
-        spacing = (
-            seq.spacing_mm[0] * seq.height / img_size,
-            seq.spacing_mm[1] * seq.width / img_size,
-        )
+        sp = seq.require_spacing("resizing for the model")
+        spacing = (sp[0] * seq.height / img_size, sp[1] * seq.width / img_size)
         out = seq.resample(fps=new_fps, spacing_mm=spacing)
         if out.frames.shape[1:3] != (img_size, img_size):  # guard against rounding surprises
             raise RuntimeError(f"{name}: resampled to {out.frames.shape[1:3]}, not {img_size} px")

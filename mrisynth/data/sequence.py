@@ -14,6 +14,15 @@ Conventions
 - audio: mono float32 samples; sample ``i`` sits at ``audio_offset_s + i / sample_rate`` seconds
   on the video clock (``audio_offset_s`` > 0: audio starts after the first frame).
 - ``spacing_mm``: (row, column) pixel spacing in millimetres.
+- unknown fps / spacing: a sequence read only to be *described* (``mrisynth info``,
+  ``read_sequence(..., require_fps=False, require_spacing=False)``) may hold ``fps=None`` /
+  ``spacing_mm=None``, allowed only together with ``provenance["fps_source"]`` /
+  ``["spacing_source"] == UNKNOWN``. The methods here, the writers of :mod:`mrisynth.io`
+  and :mod:`mrisynth.data.prepare` that need the value go through
+  :meth:`SpeechMRISequence.require_fps` / :meth:`~SpeechMRISequence.require_spacing`, which
+  raise one clear :class:`SequenceError`; a sequence with a value missing cannot be saved.
+  Every other reader path (manifests, synthesis, evaluation) uses ``read_sequence``'s
+  default, which refuses an unknown value at read time.
 """
 
 from __future__ import annotations
@@ -29,7 +38,17 @@ import numpy as np
 
 from mrisynth.data.intensity import percentile_scale, to_uint8
 
-__all__ = ["SpeechMRISequence", "SequenceError", "SUPPORTED_DTYPES", "audio_sample_index"]
+__all__ = [
+    "SpeechMRISequence",
+    "SequenceError",
+    "SUPPORTED_DTYPES",
+    "UNKNOWN",
+    "audio_sample_index",
+]
+
+#: ``provenance["fps_source"]`` / ``["spacing_source"]`` of a value the recording does not
+#: state; the only case in which ``fps`` / ``spacing_mm`` may be None (see the module docstring).
+UNKNOWN = "unknown"
 
 SUPPORTED_DTYPES = (
     np.uint8,
@@ -69,8 +88,10 @@ class SpeechMRISequence:
     Args:
         frames: ``(T, H, W)`` image stack, canonical orientation (face left, superior up), or
             ``(T, H, W, 3)`` RGB for colour (face) video.
-        fps: frame rate in frames per second (> 0).
-        spacing_mm: pixel spacing ``(row, col)`` in mm (> 0).
+        fps: frame rate in frames per second (> 0); None only with
+            ``provenance["fps_source"] == UNKNOWN`` (a recording read for description).
+        spacing_mm: pixel spacing ``(row, col)`` in mm (> 0); None only with
+            ``provenance["spacing_source"] == UNKNOWN``.
         audio: mono samples ``(N,)`` (float32, roughly in [-1, 1]) or None.
         sample_rate: audio sample rate in Hz; required when ``audio`` is given.
         audio_offset_s: time of the first audio sample minus the start of the first frame (s).
@@ -82,8 +103,8 @@ class SpeechMRISequence:
     """
 
     frames: np.ndarray
-    fps: float
-    spacing_mm: tuple[float, float]
+    fps: float | None
+    spacing_mm: tuple[float, float] | None
     audio: np.ndarray | None = None
     sample_rate: int | None = None
     audio_offset_s: float = 0.0
@@ -116,15 +137,23 @@ class SpeechMRISequence:
         if frames.dtype.kind == "f" and not np.isfinite(frames).all():
             raise SequenceError(f"{src}frames contain NaN or Inf values")
         self.frames = frames
-        if self.fps is None or not math.isfinite(float(self.fps)) or float(self.fps) <= 0:
+        if self.fps is None and self.provenance.get("fps_source") == UNKNOWN:
+            pass  # read for description only: require_fps() refuses every use
+        elif self.fps is None or not math.isfinite(float(self.fps)) or float(self.fps) <= 0:
             raise SequenceError(f"{src}frame rate is unknown or invalid ({self.fps!r}); pass fps=")
-        self.fps = float(self.fps)
-        if self.spacing_mm is None:
+        else:
+            self.fps = float(self.fps)
+        if self.spacing_mm is None and self.provenance.get("spacing_source") == UNKNOWN:
+            pass  # read for description only: require_spacing() refuses every use
+        elif self.spacing_mm is None:
             raise SequenceError(f"{src}pixel spacing is unknown; pass spacing_mm=")
-        sp = np.broadcast_to(np.asarray(self.spacing_mm, dtype=np.float64), (2,))
-        if not np.isfinite(sp).all() or (sp <= 0).any():
-            raise SequenceError(f"{src}pixel spacing must be positive mm, got {self.spacing_mm!r}")
-        self.spacing_mm = (float(sp[0]), float(sp[1]))
+        else:
+            sp = np.broadcast_to(np.asarray(self.spacing_mm, dtype=np.float64), (2,))
+            if not np.isfinite(sp).all() or (sp <= 0).any():
+                raise SequenceError(
+                    f"{src}pixel spacing must be positive mm, got {self.spacing_mm!r}"
+                )
+            self.spacing_mm = (float(sp[0]), float(sp[1]))
         if self.audio is not None:
             audio = np.asarray(self.audio)
             if audio.ndim != 1:
@@ -150,6 +179,25 @@ class SpeechMRISequence:
                 raise SequenceError(f"{src}labels must be integers, got {labels.dtype}")
             self.labels = labels
 
+    def require_fps(self, what: str = "this operation") -> float:
+        """The frame rate (fps); raises :class:`SequenceError` naming the source when unknown."""
+        if self.fps is None:
+            raise SequenceError(
+                f"{_where(self.provenance.get('source'))}frame rate unknown (not in the file); "
+                f"{what} needs it: pass fps= (CLI: --fps) or a dataset preset (--dataset)"
+            )
+        return self.fps
+
+    def require_spacing(self, what: str = "this operation") -> tuple[float, float]:
+        """``(row, col)`` spacing (mm); raises :class:`SequenceError` when unknown."""
+        if self.spacing_mm is None:
+            raise SequenceError(
+                f"{_where(self.provenance.get('source'))}pixel spacing unknown (not in the "
+                f"file); {what} needs it: pass spacing_mm= (CLI: --spacing) or a dataset preset "
+                "(--dataset)"
+            )
+        return self.spacing_mm
+
     # ------------------------------------------------------------------ properties
     @property
     def n_frames(self) -> int:
@@ -171,7 +219,7 @@ class SpeechMRISequence:
     @property
     def duration_s(self) -> float:
         """Video duration in seconds (``T / fps``)."""
-        return self.n_frames / self.fps
+        return self.n_frames / self.require_fps("the duration")
 
     @property
     def audio_duration_s(self) -> float | None:
@@ -188,8 +236,12 @@ class SpeechMRISequence:
         return dataclasses.replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:
-        """What a researcher checks first, as a JSON-ready dict (no identifiers)."""
+        """What a researcher checks first, as a JSON-ready dict (no identifiers).
+
+        An unknown fps or spacing is None, and so is what depends on it (duration, A/V mismatch).
+        """
         lo, hi = self.intensity_range
+        known_fps = self.fps is not None
         out: dict[str, Any] = {
             "frames": self.n_frames,
             "height": self.height,
@@ -199,8 +251,8 @@ class SpeechMRISequence:
             "intensity_min": lo,
             "intensity_max": hi,
             "fps": self.fps,
-            "spacing_mm": list(self.spacing_mm),
-            "duration_s": self.duration_s,
+            "spacing_mm": None if self.spacing_mm is None else list(self.spacing_mm),
+            "duration_s": self.duration_s if known_fps else None,
             "audio_sample_rate": self.sample_rate,
             "audio_duration_s": self.audio_duration_s,
             "audio_offset_s": self.audio_offset_s,
@@ -208,7 +260,7 @@ class SpeechMRISequence:
             "language": self.language,
             "utterance_id": self.utterance_id,
         }
-        if self.audio is not None:
+        if self.audio is not None and known_fps:
             out["audio_video_mismatch_s"] = (
                 self.audio_offset_s + self.audio_duration_s - self.duration_s
             )
@@ -223,8 +275,9 @@ class SpeechMRISequence:
         """
         if self.sample_rate is None:
             raise SequenceError("sequence has no audio")
+        fps = self.require_fps("aligning audio to frames")
         a0, a1 = audio_sample_index(
-            np.array([start_frame, stop_frame]) / self.fps, self.sample_rate, self.audio_offset_s
+            np.array([start_frame, stop_frame]) / fps, self.sample_rate, self.audio_offset_s
         )
         return int(a0), int(a1)
 
@@ -292,7 +345,7 @@ class SpeechMRISequence:
         self, top_mm: float, left_mm: float, height_mm: float, width_mm: float
     ) -> SpeechMRISequence:
         """Crop an ROI given in mm from the top-left corner of the frame."""
-        sr, sc = self.spacing_mm
+        sr, sc = self.require_spacing("a crop in mm")
         return self.crop(
             int(round(top_mm / sr)),
             int(round(left_mm / sc)),
@@ -312,14 +365,16 @@ class SpeechMRISequence:
         import torch
         import torch.nn.functional as F
 
-        new_fps = float(fps) if fps else self.fps
+        old_fps = self.require_fps("resampling")
+        old_sp = self.require_spacing("resampling")
+        new_fps = float(fps) if fps else old_fps
         if spacing_mm is None:
-            new_sp = self.spacing_mm
+            new_sp = old_sp
         else:
             new_sp = tuple(np.broadcast_to(np.asarray(spacing_mm, dtype=float), (2,)).tolist())
-        t = max(1, int(round(self.n_frames * new_fps / self.fps)))
-        h = max(1, int(round(self.height * self.spacing_mm[0] / new_sp[0])))
-        w = max(1, int(round(self.width * self.spacing_mm[1] / new_sp[1])))
+        t = max(1, int(round(self.n_frames * new_fps / old_fps)))
+        h = max(1, int(round(self.height * old_sp[0] / new_sp[0])))
+        w = max(1, int(round(self.width * old_sp[1] / new_sp[1])))
         x = torch.from_numpy(np.ascontiguousarray(self.frames, dtype=np.float32))
         x = x[None, None] if x.ndim == 3 else x.permute(3, 0, 1, 2)[None]  # (1, C, T, H, W)
         y = F.interpolate(x, size=(t, h, w), mode="trilinear", align_corners=False)[0]
@@ -337,8 +392,8 @@ class SpeechMRISequence:
             labels=labels,
             fps=new_fps,
             spacing_mm=(
-                float(self.spacing_mm[0] * self.height / h),
-                float(self.spacing_mm[1] * self.width / w),
+                float(old_sp[0] * self.height / h),
+                float(old_sp[1] * self.width / w),
             ),
             provenance={
                 **self.provenance,
@@ -367,9 +422,11 @@ class SpeechMRISequence:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
+        # a saved sequence is complete: unknown values stay in the describing read
+        fps, spacing = self.require_fps("saving"), self.require_spacing("saving")
         meta = {
-            "fps": self.fps,
-            "spacing_mm": list(self.spacing_mm),
+            "fps": fps,
+            "spacing_mm": list(spacing),
             "sample_rate": self.sample_rate,
             "audio_offset_s": self.audio_offset_s,
             "speaker": self.speaker,

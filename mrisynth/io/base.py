@@ -27,6 +27,7 @@ __all__ = [
 #: Name of the sidecar JSON inside a folder recording (PNG or DICOM series).
 SIDECAR_NAME = "sequence.json"
 #: Keys a sidecar may hold; all optional. ``audio`` is a path relative to the sidecar.
+#: ``third_axis_is_time`` (NIfTI only): a 3-D ``(X, Y, T)`` file holds frames, not a volume.
 SIDECAR_KEYS = (
     "fps",
     "spacing_mm",
@@ -37,6 +38,7 @@ SIDECAR_KEYS = (
     "language",
     "utterance_id",
     "transcript",
+    "third_axis_is_time",
 )
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 
@@ -58,6 +60,8 @@ class RawImage:
         audio, sample_rate: audio embedded in the file (MP4), if any.
         discarded_frames: frames dropped at the start; the audio offset is shifted by
             ``-discarded_frames / fps`` so audio and frames stay aligned.
+        default_dataset: preset (:mod:`mrisynth.io.datasets`) filling the fps / spacing the
+            file does not state when the caller names none (USC HDF5: ``"usc75"``).
     """
 
     frames: np.ndarray
@@ -72,6 +76,7 @@ class RawImage:
     audio: np.ndarray | None = None
     sample_rate: int | None = None
     discarded_frames: int = 0
+    default_dataset: str | None = None
 
 
 def sidecar_path(path: Path) -> Path:

@@ -87,9 +87,10 @@ def sequence_warnings(seq: SpeechMRISequence) -> list[str]:
         out.append(f"all frames have the same intensity ({lo:g})")
     if seq.n_frames < 2:
         out.append("sequence has a single frame")
-    sr, sc = seq.spacing_mm
-    if abs(sr - sc) > 0.01 * max(sr, sc):
-        out.append(f"non-square pixels: spacing {sr:.4g} x {sc:.4g} mm")
+    if seq.spacing_mm is not None:  # unknown spacing (a described read) has no shape to check
+        sr, sc = seq.spacing_mm
+        if abs(sr - sc) > 0.01 * max(sr, sc):
+            out.append(f"non-square pixels: spacing {sr:.4g} x {sc:.4g} mm")
     if seq.audio is not None:
         peak = float(np.max(np.abs(seq.audio)))
         if peak >= 0.999:

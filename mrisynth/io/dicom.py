@@ -493,7 +493,8 @@ def write_dicom_series(seq: SpeechMRISequence, folder: str | Path) -> list[Path]
         signed = False
     uid_map: dict[str, str] = {}
     study, series, frame_ref = generate_uid(), generate_uid(), generate_uid()
-    frame_ms = 1000.0 / seq.fps
+    frame_ms = 1000.0 / seq.require_fps("writing DICOM")
+    spacing = seq.require_spacing("writing DICOM")
     paths = []
     for k, img in enumerate(pixels):
         meta = FileMetaDataset()
@@ -515,7 +516,7 @@ def write_dicom_series(seq: SpeechMRISequence, folder: str | Path) -> list[Path]
         ds.ImageType = ["DERIVED", "SECONDARY"]
         ds.FrameTime = f"{frame_ms:.6f}"
         ds.TriggerTime = f"{k * frame_ms:.6f}"
-        ds.PixelSpacing = [f"{seq.spacing_mm[0]:.8g}", f"{seq.spacing_mm[1]:.8g}"]
+        ds.PixelSpacing = [f"{spacing[0]:.8g}", f"{spacing[1]:.8g}"]
         ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # columns -> posterior, rows -> inferior
         ds.ImagePositionPatient = [0, 0, 0]
         ds.Rows, ds.Columns = int(img.shape[0]), int(img.shape[1])

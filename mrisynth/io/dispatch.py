@@ -15,9 +15,14 @@ folder of ``*.png``        PNG frames (8/16-bit)                     :mod:`.png`
 ========================== ========================================= =====================
 
 Values are taken, in order of precedence, from explicit arguments, the sidecar JSON
-(``folder/sequence.json`` or ``<stem>.json``, see :mod:`.base`), the file header, and format
-defaults (USC). Audio is the ``audio`` argument, else the sidecar's ``audio``, else audio
-embedded in the file (MP4), else a sibling ``<stem>.wav``/``.flac``/``.mp3``.
+(``folder/sequence.json`` or ``<stem>.json``, see :mod:`.base`), the file header, a named
+dataset preset (``dataset_preset=``, :mod:`.datasets`), and the format's default preset
+(USC HDF5: ``usc75``). A preset never overrides what the file states: a disagreement, or a matrix other
+than the preset's, becomes a warning naming both values. ``require_fps=False`` /
+``require_spacing=False`` (``mrisynth info`` only) read a recording whose fps / spacing
+nobody states, leaving them None. Audio is the ``audio`` argument, else the sidecar's
+``audio``, else audio embedded in the file (MP4), else a sibling
+``<stem>.wav``/``.flac``/``.mp3``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from mrisynth.data.sequence import SequenceError, SpeechMRISequence
+from mrisynth.data.sequence import UNKNOWN, SequenceError, SpeechMRISequence
 from mrisynth.io import dicom as _dicom
 from mrisynth.io.audio import read_audio, write_audio
 from mrisynth.io.base import (
@@ -41,6 +46,7 @@ from mrisynth.io.base import (
 )
 from mrisynth.io.checks import AV_TOLERANCE_FRAC, AV_TOLERANCE_S, check_audio_video
 from mrisynth.io.checks import sequence_warnings as _sequence_warnings
+from mrisynth.io.datasets import AGREE_REL, DatasetPreset, get_dataset
 from mrisynth.io.orientation import apply_orientation
 
 __all__ = ["detect_format", "read_sequence", "write_sequence", "VIDEO_SUFFIXES"]
@@ -109,6 +115,53 @@ def _spacing_tuple(value: Any, what: str) -> tuple[float, float]:
     return float(arr[0]), float(arr[1])
 
 
+def _disagree(a: Any, b: Any) -> bool:
+    a, b = np.atleast_1d(np.asarray(a, float)), np.atleast_1d(np.asarray(b, float))
+    return bool((np.abs(a - b) > AGREE_REL * np.maximum(np.abs(a), np.abs(b))).any())
+
+
+def _fmt_spacing(sp: tuple[float, float]) -> str:
+    return f"{sp[0]:.4g} mm" if sp[0] == sp[1] else f"{sp[0]:.4g} x {sp[1]:.4g} mm"
+
+
+def _resolve(
+    what: str,
+    arg: Any,
+    stated: tuple[Any, str | None],
+    preset: DatasetPreset | None,
+    preset_value: Any,
+    explicit_preset: bool,
+    show: Any,
+    warnings: list[str],
+    fmt: str,
+) -> tuple[Any, str | None]:
+    """Value and source of fps or spacing: argument > stated (sidecar/file) > preset.
+
+    ``stated`` is ``(value, source)`` from the sidecar or the file (value None: not stated).
+    A preset named by the caller that disagrees with a stated value leaves a warning; the
+    format's default preset fills silently but says so (it is a protocol value, not a fact
+    of the file).
+    """
+    value, source = stated
+    if arg is not None:
+        return arg, "argument"
+    if value is not None:
+        if preset is not None and explicit_preset and _disagree(value, preset_value):
+            warnings.append(
+                f"{what}: the recording states {show(value)} ({source}), the {preset.name} "
+                f"preset {show(preset_value)}; using the recording's value"
+            )
+        return value, source
+    if preset is not None:
+        if not explicit_preset:
+            warnings.append(
+                f"{what} not stored in the file: using the {preset.name} dataset preset's "
+                f"{show(preset_value)} (the {fmt} format's default)"
+            )
+        return preset_value, f"dataset preset {preset.name}"
+    return None, None
+
+
 def read_sequence(
     path: str | Path,
     *,
@@ -122,6 +175,9 @@ def read_sequence(
     av_tolerance_s: float = AV_TOLERANCE_S,
     av_tolerance_frac: float = AV_TOLERANCE_FRAC,
     strict_av: bool = True,
+    dataset_preset: str | DatasetPreset | None = None,
+    require_fps: bool = True,
+    require_spacing: bool = True,
     **reader_options: Any,
 ) -> SpeechMRISequence:
     """Read a recording of any supported format into a :class:`SpeechMRISequence`.
@@ -140,7 +196,16 @@ def read_sequence(
         av_tolerance_s, av_tolerance_frac: allowed audio/video span mismatch,
             ``max(av_tolerance_s, av_tolerance_frac * video_duration)``.
         strict_av: raise on a mismatch beyond the tolerance (False: record a warning).
-        **reader_options: format-specific (``discard_frames`` for HDF5 ...).
+        dataset_preset: a preset of :mod:`mrisynth.io.datasets` (``"usc75"``,
+            ``"usc-timit"``...) filling the fps / spacing the file does not state (named
+            ``dataset_preset``, as the HDF5 reader's ``dataset`` option names the image
+            dataset); ignored for ``.npz``.
+        require_fps, require_spacing: False lets a recording whose fps / spacing nobody
+            states be read for description (``mrisynth info``): the value is None and its
+            provenance source :data:`~mrisynth.data.sequence.UNKNOWN`; anything that needs
+            it then raises (see :mod:`mrisynth.data.sequence`).
+        **reader_options: format-specific (``discard_frames`` for HDF5,
+            ``third_axis_is_time`` for 3-D NIfTI, ...).
 
     Returns:
         The validated sequence. ``provenance`` holds ``source``/``audio_source`` (relative
@@ -149,10 +214,12 @@ def read_sequence(
 
     Raises:
         FileNotFoundError: missing image or audio file.
-        SequenceError (ValueError): corrupt or inconsistent input, unknown fps/spacing,
-            audio/video mismatch; the message names the file and the reason.
+        SequenceError (ValueError): corrupt or inconsistent input, unknown fps/spacing
+            (when required), audio/video mismatch; the message names the file and the reason.
+        ValueError: unknown dataset preset (the message lists the known ones).
     """
     path = Path(path)
+    preset = None if dataset_preset is None else get_dataset(dataset_preset)
     fmt = detect_format(path)
     root = Path(data_root) if data_root is not None else path.resolve().parent
     source = relative_path(path, root)
@@ -160,31 +227,69 @@ def read_sequence(
         seq = SpeechMRISequence.load(path)
         return seq.replace(provenance={**seq.provenance, "source": source, "format": "npz"})
     side = read_sidecar(path)
+    if side.get("third_axis_is_time") is not None:
+        if fmt != "nifti":
+            raise SequenceError(
+                f"{sidecar_path(path).name}: 'third_axis_is_time' applies to NIfTI only, "
+                f"not to {fmt}"
+            )
+        reader_options.setdefault("third_axis_is_time", bool(side["third_axis_is_time"]))
     raw = _read_raw(fmt, path, reader_options)
     warnings = list(raw.warnings)
+    explicit_preset = preset is not None
+    if preset is None and raw.default_dataset is not None:
+        preset = get_dataset(raw.default_dataset)
 
-    fps_val, fps_src = raw.fps, raw.fps_source
-    if side.get("fps") is not None:
-        fps_val, fps_src = float(side["fps"]), "sidecar"
-    if fps is not None:
-        fps_val, fps_src = float(fps), "argument"
+    fps_val, fps_src = _resolve(
+        "fps",
+        None if fps is None else float(fps),
+        (float(side["fps"]), "sidecar")
+        if side.get("fps") is not None
+        else (raw.fps, raw.fps_source),
+        preset,
+        None if preset is None else preset.fps,
+        explicit_preset,
+        lambda v: f"{v:.4f} fps",
+        warnings,
+        fmt,
+    )
     if fps_val is None:
-        raise SequenceError(
-            f"{source}: frame rate unknown (no timing in the {fmt} file and no "
-            f"{sidecar_path(path).name} sidecar); pass fps= (CLI: --fps)"
-        )
+        if require_fps:
+            raise SequenceError(
+                f"{source}: frame rate unknown (no timing in the {fmt} file and no "
+                f"{sidecar_path(path).name} sidecar); pass fps= (CLI: --fps) or a dataset "
+                "preset (--dataset)"
+            )
+        fps_src = UNKNOWN
 
     orient = orientation or side.get("orientation") or raw.default_orientation
     frames, stored_spacing = apply_orientation(raw.frames, orient, raw.spacing_mm)
-    sp_val, sp_src = stored_spacing, raw.spacing_source
-    if side.get("spacing_mm") is not None:
-        sp_val, sp_src = _spacing_tuple(side["spacing_mm"], "sidecar"), "sidecar"
-    if spacing_mm is not None:
-        sp_val, sp_src = _spacing_tuple(spacing_mm, "spacing_mm"), "argument"
+    sp_val, sp_src = _resolve(
+        "spacing",
+        None if spacing_mm is None else _spacing_tuple(spacing_mm, "spacing_mm"),
+        (_spacing_tuple(side["spacing_mm"], "sidecar"), "sidecar")
+        if side.get("spacing_mm") is not None
+        else (stored_spacing, raw.spacing_source),
+        preset,
+        None if preset is None else preset.spacing_mm,
+        explicit_preset,
+        _fmt_spacing,
+        warnings,
+        fmt,
+    )
     if sp_val is None:
-        raise SequenceError(
-            f"{source}: pixel spacing unknown (not in the {fmt} file and no "
-            f"{sidecar_path(path).name} sidecar); pass spacing_mm= (CLI: --spacing)"
+        if require_spacing:
+            raise SequenceError(
+                f"{source}: pixel spacing unknown (not in the {fmt} file and no "
+                f"{sidecar_path(path).name} sidecar); pass spacing_mm= (CLI: --spacing) or a "
+                "dataset preset (--dataset)"
+            )
+        sp_src = UNKNOWN
+    if explicit_preset and tuple(frames.shape[1:3]) != tuple(preset.matrix):
+        warnings.append(
+            f"matrix {frames.shape[1]} x {frames.shape[2]} differs from the {preset.name} "
+            f"preset's {preset.matrix[0]} x {preset.matrix[1]}: is this recording from "
+            f"{preset.name}?"
         )
 
     # ---- audio
@@ -210,7 +315,10 @@ def read_sequence(
     offset = float(side.get("audio_offset_s") or 0.0)
     if audio_offset_s is not None:
         offset = float(audio_offset_s)
-    offset -= raw.discarded_frames / fps_val  # audio stays; the video now starts later
+    if raw.discarded_frames:  # audio stays; the video now starts later
+        if fps_val is None:
+            raise SequenceError(f"{source}: discarding frames needs the frame rate; pass fps=")
+        offset -= raw.discarded_frames / fps_val
 
     provenance = {
         "source": source,
@@ -241,14 +349,18 @@ def read_sequence(
     except SequenceError as e:
         msg = str(e)
         raise SequenceError(msg if msg.startswith(source) else f"{source}: {msg}") from e
-    warnings += check_audio_video(
-        seq,
-        image_name=source,
-        audio_name=audio_source,
-        tolerance_s=av_tolerance_s,
-        tolerance_frac=av_tolerance_frac,
-        strict=strict_av,
-    )
+    if seq.fps is None:
+        if seq.audio is not None:
+            warnings.append("audio/video durations not compared: frame rate unknown")
+    else:
+        warnings += check_audio_video(
+            seq,
+            image_name=source,
+            audio_name=audio_source,
+            tolerance_s=av_tolerance_s,
+            tolerance_frac=av_tolerance_frac,
+            strict=strict_av,
+        )
     warnings += _sequence_warnings(seq)
     seq.provenance["warnings"] = warnings
     for w in warnings:
@@ -284,6 +396,10 @@ def write_sequence(
     from mrisynth.io import hdf5, nifti, png, video
 
     path = Path(path)
+    # every format stores both (a GIF preview only needs the rate): refuse before writing
+    seq.require_fps(f"writing {path.name}")
+    if format != "gif" and not path.name.lower().endswith(".gif"):
+        seq.require_spacing(f"writing {path.name}")
     fmt = format or _WRITE_BY_SUFFIX.get(path.suffix.lower())
     if fmt == "nifti" and not path.name.lower().endswith((".nii", ".nii.gz")):
         fmt = None
@@ -314,7 +430,7 @@ def write_sequence(
         "transcript": seq.transcript,
     }
     if fmt == "png":  # PNG has no header: timing and geometry live in the sidecar
-        meta.update(fps=seq.fps, spacing_mm=list(seq.spacing_mm))
+        meta.update(fps=seq.fps, spacing_mm=list(seq.spacing_mm))  # both known: checked above
     if seq.audio is not None:
         if path.is_dir():
             audio_file = path / "audio.wav"

@@ -5,9 +5,10 @@ separate WAV with the same stem. The images were written from MATLAB (column-maj
 h5py sees every frame transposed: the default ``orientation`` is :data:`USC_ORIENTATION`
 (``"transpose"``); compose more ops (``"transpose+flipud"``...) if a site's files differ.
 
-The files carry no timing or geometry, so the reader uses the published protocol values:
-:data:`USC_FPS` (``1000 / (2 * 6.004)`` = 83.28 fps: two TRs of 6.004 ms per frame) and
-:data:`USC_SPACING_MM` (200 mm field of view over 84 pixels). A file written by
+The files carry no timing or geometry, so :func:`mrisynth.io.read_sequence` fills them from
+the ``usc75`` dataset preset (:mod:`mrisynth.io.datasets`) unless another preset or explicit
+values are given: :data:`USC_FPS` (``1000 / (2 * 6.004)`` = 83.28 fps: two TRs of 6.004 ms per
+frame) and :data:`USC_SPACING_MM` (200 mm field of view over 84 pixels). A file written by
 :func:`write_hdf5_usc` also stores ``fps`` / ``spacing_mm`` attributes, which take precedence.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from mrisynth.data.sequence import SequenceError, SpeechMRISequence
 from mrisynth.io.base import RawImage
+from mrisynth.io.datasets import DATASETS
 from mrisynth.io.orientation import apply_orientation, invert_orientation
 
 __all__ = [
@@ -30,8 +32,8 @@ __all__ = [
     "write_hdf5_usc",
 ]
 
-USC_FPS = 1000.0 / (2 * 6.004)
-USC_SPACING_MM = 200.0 / 84.0
+USC_FPS = DATASETS["usc75"].fps
+USC_SPACING_MM = DATASETS["usc75"].spacing_mm[0]
 USC_ORIENTATION = "transpose"
 USC_DATASET = "recon"
 
@@ -47,7 +49,9 @@ def read_hdf5_usc(path: str | Path, *, discard_frames: int = 0, dataset: str = U
         dataset: name of the image dataset.
 
     Returns:
-        A :class:`~mrisynth.io.base.RawImage` (frames as stored, default orientation USC).
+        A :class:`~mrisynth.io.base.RawImage` (frames as stored, default orientation USC);
+        fps / spacing are None unless the file has ``fps`` / ``spacing_mm`` attributes (the
+        ``usc75`` preset then fills them, see :mod:`mrisynth.io.datasets`).
 
     Raises:
         FileNotFoundError, SequenceError: missing/corrupt file, missing dataset, bad shape,
@@ -76,27 +80,18 @@ def read_hdf5_usc(path: str | Path, *, discard_frames: int = 0, dataset: str = U
         frames = dset[int(discard_frames) :]
         fps_attr = dset.attrs.get("fps")
         sp_attr = dset.attrs.get("spacing_mm")
-    warnings = []
-    if fps_attr is None:
-        warnings.append(f"fps not stored in file; using USC protocol default {USC_FPS:.4f}")
-    if sp_attr is None:
-        warnings.append(f"spacing not stored in file; using USC default {USC_SPACING_MM:.4f} mm")
-    spacing = (
-        (USC_SPACING_MM, USC_SPACING_MM)
-        if sp_attr is None
-        else tuple(float(v) for v in np.broadcast_to(sp_attr, (2,)))
-    )
+    spacing = None if sp_attr is None else tuple(float(v) for v in np.broadcast_to(sp_attr, (2,)))
     return RawImage(
         frames=frames,
         reader="hdf5-usc",
-        fps=float(fps_attr) if fps_attr is not None else USC_FPS,
-        fps_source="attribute" if fps_attr is not None else "USC default",
+        fps=float(fps_attr) if fps_attr is not None else None,
+        fps_source="attribute" if fps_attr is not None else None,
         spacing_mm=spacing,
-        spacing_source="attribute" if sp_attr is not None else "USC default",
+        spacing_source="attribute" if sp_attr is not None else None,
         default_orientation=USC_ORIENTATION,
         header={"dataset": dataset, "stored_shape": [n, *map(int, frames.shape[1:])]},
-        warnings=warnings,
         discarded_frames=int(discard_frames),
+        default_dataset="usc75",  # the real USC files state neither: the protocol values
     )
 
 
@@ -120,10 +115,11 @@ def write_hdf5_usc(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    stored, spacing = apply_orientation(seq.frames, invert_orientation(orientation), seq.spacing_mm)
+    sp = seq.require_spacing("writing HDF5")
+    stored, spacing = apply_orientation(seq.frames, invert_orientation(orientation), sp)
     with h5py.File(str(path), "w") as f:
         dset = f.create_dataset(USC_DATASET, data=stored)
         if store_metadata:
-            dset.attrs["fps"] = float(seq.fps)
+            dset.attrs["fps"] = float(seq.require_fps("writing HDF5"))
             dset.attrs["spacing_mm"] = np.asarray(spacing, dtype=np.float64)
     return path

@@ -2,7 +2,8 @@
 
 Voxel-axis convention (used by both reader and writer, so write -> read is exact):
 
-- data are ``(X, Y, 1, T)`` or ``(X, Y, T)``; ``i`` (X) runs along the image **columns**
+- data are ``(X, Y, 1, T)`` (``dim[0] = 4``, time on NIfTI's time axis) or, when the caller
+  says so, ``(X, Y, T)``; ``i`` (X) runs along the image **columns**
   (anterior -> posterior) and ``j`` (Y) runs **upwards** (inferior -> superior), as the usual
   NIfTI display convention (``j`` increasing up the screen).
 - so canonical frame ``t`` is ``data[:, ::-1, 0, t].T`` (``H = Y`` rows, ``W = X`` columns):
@@ -10,6 +11,14 @@ Voxel-axis convention (used by both reader and writer, so write -> read is exact
 - ``pixdim[1]`` is the column spacing and ``pixdim[2]`` the row spacing; the frame time is
   ``pixdim[4]`` (``pixdim[3]`` for 3D ``(X, Y, T)`` data) in the time unit of ``xyzt_units``
   (s, ms or us). Spatial units m/mm/um are converted to mm.
+- a 3-D file ``(X, Y, Z)`` with ``Z > 1`` is refused: in NIfTI-1 the first three axes are
+  space and the fourth is time (``xyzt_units`` gives a time unit for ``pixdim[4]`` only), so
+  a 3-D header cannot say that its third axis is time, and a volume (an anatomical scan)
+  would otherwise be read as ``Z`` frames at ``1 / pixdim[3]`` fps. A 2D+t file stored as
+  ``(X, Y, T)`` is read with ``third_axis_is_time=True`` (reader option, e.g.
+  ``read_sequence(path, third_axis_is_time=True)``) or ``"third_axis_is_time": true`` in its
+  sidecar ``<stem>.json``; its frame time is then ``pixdim[3]`` in the time unit of
+  ``xyzt_units`` (the legacy layout), else pass ``fps=``.
 - the writer stores an affine describing this layout for a sagittal slice in RAS+ space
   (``i`` -> posterior, ``j`` -> superior, ``k`` -> right), so viewers show the anatomy right.
 
@@ -23,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from mrisynth.data.sequence import SequenceError, SpeechMRISequence
-from mrisynth.io.base import RawImage
+from mrisynth.io.base import RawImage, sidecar_path
 
 __all__ = [
     "read_nifti",
@@ -75,18 +84,32 @@ def _data(img, path: Path) -> np.ndarray:
         raise SequenceError(f"{path.name}: cannot read NIfTI voxel data ({e})") from e
 
 
-def read_nifti(path: str | Path) -> RawImage:
+def read_nifti(path: str | Path, *, third_axis_is_time: bool = False) -> RawImage:
     """Read a 2D+t NIfTI file (``.nii`` / ``.nii.gz``) into canonical-layout frames.
 
     fps is ``1 / frame_time`` from pixdim (unit from ``xyzt_units``); when the time unit is
     not set the file gives no fps and the caller must pass ``fps=``.
 
+    Args:
+        path: the file.
+        third_axis_is_time: read 3-D ``(X, Y, T)`` data as frames (see the module docstring);
+            without it a 3-D volume with more than one slice is refused.
+
     Raises:
-        FileNotFoundError, SequenceError: missing, corrupt or non-2D+t file.
+        FileNotFoundError, SequenceError: missing, corrupt or non-2D+t file, or a 3-D volume
+            not declared as ``(X, Y, T)``.
     """
     path = Path(path)
     img = _load(path)
     data = _data(img, path)
+    if data.ndim == 3 and data.shape[2] > 1 and not third_axis_is_time:
+        raise SequenceError(
+            f"{path.name}: 3-D volume {tuple(map(int, data.shape))} (dim[0] = 3): NIfTI's third "
+            "axis is space, not time, so this is not a 2D+t recording; store 2D+t as "
+            "(X, Y, 1, T), or if the third axis is time say so: read option "
+            f"third_axis_is_time=True or '\"third_axis_is_time\": true' in "
+            f"{sidecar_path(path).name}"
+        )
     try:
         frames = nifti_array_to_frames(data)
     except SequenceError as e:
@@ -148,7 +171,8 @@ def write_nifti(seq: SpeechMRISequence, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _to_image(seq.frames, seq.spacing_mm, seq.fps).to_filename(str(path))
+    sp, fps = seq.require_spacing("writing NIfTI"), seq.require_fps("writing NIfTI")
+    _to_image(seq.frames, sp, fps).to_filename(str(path))
     return path
 
 
@@ -158,7 +182,8 @@ def write_labels_nifti(seq: SpeechMRISequence, path: str | Path) -> Path:
         raise SequenceError("sequence has no labels to write")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _to_image(seq.labels, seq.spacing_mm, seq.fps).to_filename(str(path))
+    sp, fps = seq.require_spacing("writing NIfTI"), seq.require_fps("writing NIfTI")
+    _to_image(seq.labels, sp, fps).to_filename(str(path))
     return path
 
 

@@ -110,6 +110,8 @@ def write_png_sequence(
 
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    # PNG has no header: the sidecar must hold both, or the folder could never be read back
+    fps, spacing = seq.require_fps("writing PNG"), seq.require_spacing("writing PNG")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     frames = _scaled(seq.frames, bit_depth)
@@ -121,8 +123,8 @@ def write_png_sequence(
     write_sidecar(
         folder,
         {
-            "fps": seq.fps,
-            "spacing_mm": list(seq.spacing_mm),
+            "fps": fps,
+            "spacing_mm": list(spacing),
             "speaker": seq.speaker,
             "language": seq.language,
             "utterance_id": seq.utterance_id,

@@ -87,11 +87,54 @@ def test_info_overrides_and_errors(tmp_path, capsys):
     (tmp_path / "png").mkdir()
     for k in range(3):
         iio.imwrite(tmp_path / "png" / f"{k}.png", np.full((8, 6), k * 40, np.uint8))
-    assert main(["info", str(tmp_path / "png")]) == 2
-    assert "frame rate unknown" in capsys.readouterr().err
+    # PNG states neither fps nor spacing: info shows what it can, other commands refuse
+    assert main(["info", str(tmp_path / "png")]) == 0
+    text = capsys.readouterr().out
+    assert "fps           unknown (pass --fps or --dataset NAME)" in text
+    assert "spacing       unknown" in text and "duration      unknown" in text
     args = ["info", str(tmp_path / "png"), "--fps", "27", "--spacing", "1", "1.2"]
     assert main([*args, "--orientation", "transpose", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["height"], info["width"], info["fps"]) == (6, 8, 27.0)
     assert info["spacing_mm"] == [1.0, 1.2]  # given for the canonical frame: not swapped
     assert main(["info", str(tmp_path / "missing.nii")]) == 2
+
+
+def test_info_shows_unknown_spacing_of_a_real_avi(shared_data, capsys):
+    avi = str(shared_data("data/real-rtmri-unlabelled/F2_400.avi"))
+    assert main(["info", avi]) == 0
+    text = capsys.readouterr().out
+    assert "frames        69" in text and "fps           23.1800 (container)" in text
+    assert "spacing       unknown (pass --spacing MM or --dataset NAME)" in text
+    assert "field of view unknown" in text and "duration      2.977 s" in text
+    assert main(["info", avi, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["spacing_mm"] is None and info["spacing_source"] == "unknown"
+    assert info["field_of_view_mm"] is None and info["steady_state_frame"] == 0
+    assert main(["info", avi, "--json", "--dataset", "usc-timit"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["spacing_source"] == "dataset preset usc-timit"
+    assert info["field_of_view_mm"] == pytest.approx([200.0, 200.0])
+    assert info["warnings"] == []
+    assert main(["info", avi, "--dataset", "usc75"]) == 0  # wrong preset: warned, file wins
+    text = capsys.readouterr().out
+    assert "fps           23.1800 (container)" in text
+    assert "the usc75 preset 83.2778 fps; using the recording's value" in text
+    assert "matrix 68 x 68 differs from the usc75 preset's 84 x 84" in text
+    assert main(["info", avi, "--dataset", "timit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "mrisynth info: error: unknown dataset preset 'timit'; known: usc-span, usc-timit, usc75"
+    ]
+
+
+def test_info_reports_a_non_steady_state_start(tmp_path, capsys):
+    t = np.arange(200)
+    level = 55.0 + 45.0 * np.exp(-t / 10.0)  # 20 fps: settles within ~1.5 s
+    frames = (np.ones((200, 8, 8)) * level[:, None, None]).astype(np.uint8)
+    write_nifti(SpeechMRISequence(frames, fps=20.0, spacing_mm=2.0), tmp_path / "r.nii")
+    assert main(["info", str(tmp_path / "r.nii"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    n = info["steady_state_frame"]
+    assert 25 <= n <= 40 and info["steady_state_s"] == pytest.approx(n / 20.0)
+    assert any(f"steady state from frame {n} ({n / 20:.2f} s)" in w for w in info["warnings"])

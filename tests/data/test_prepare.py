@@ -87,3 +87,45 @@ def test_prepare_a_manifest_of_face_clips_only(tmp_path):
     red, green, blue = (float(seq.frames[:, :10, :, c].mean()) for c in range(3))
     assert abs(red - 180) < 8 and abs(green - 120) < 8 and abs(blue - 90) < 8  # colours kept
     assert "s1/s1_0001.npz" in out.read_text()
+
+
+def test_prepare_needs_spacing_and_takes_it_from_a_dataset_preset(tmp_path, capsys):
+    import json
+
+    from mrisynth.cli.main import main
+    from mrisynth.data.manifest import ManifestEntry, write_manifest
+    from mrisynth.io import write_sequence
+
+    # a recording that states its frame rate but not its spacing (as an AVI), plus a brighter
+    # non-steady-state start of 12 frames
+    seq = _moving_square_sequence(top=20, left=20, t=60, size=68)
+    frames = seq.frames.astype(np.float64)
+    frames[:12] *= 1.8
+    write_sequence(seq.replace(frames=frames.astype(np.uint16)), tmp_path / "rec", format="png")
+    (tmp_path / "rec" / "sequence.json").write_text(json.dumps({"fps": 50.0}))
+    manifest = write_manifest([ManifestEntry("r1", "rec", speaker="s1")], tmp_path / "m.csv")
+    args = ["prepare", "--manifest", str(manifest), "--set", "img_size=32", "roi=full"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "rec: pixel spacing unknown" in err and "--dataset" in err
+    assert main([*args, "--out", str(tmp_path / "b"), "--dataset", "nope"]) == 2
+    assert "unknown dataset preset 'nope'; known: usc-span, usc-timit, usc75" in (
+        capsys.readouterr().err
+    )
+    out = tmp_path / "c"
+    trim = ["--set", "trim_transient=true", "--dataset", "usc-timit"]
+    assert main([*args, *trim, "--out", str(out)]) == 0
+    prepared = SpeechMRISequence.load(out / "s1" / "r1.npz")
+    assert prepared.provenance["spacing_source"] == "dataset preset usc-timit"
+    assert prepared.provenance["fps_source"] == "sidecar"  # the recording's own value wins
+    # a step ends within half a smoothing window (13 frames at 50 fps) after frame 12
+    assert 12 <= prepared.provenance["transient_frames"] <= 12 + 7
+    assert prepared.n_frames == 60 - prepared.provenance["transient_frames"]
+    assert prepared.spacing_mm == pytest.approx((68 * 200 / 68 / 32,) * 2)
+    # a manifest 'dataset' column names the preset per row
+    write_manifest([ManifestEntry("r1", "rec", speaker="s1", extra={"dataset": "usc75"})], manifest)
+    assert main([*args, "--out", str(tmp_path / "d")]) == 0
+    prepared = SpeechMRISequence.load(tmp_path / "d" / "s1" / "r1.npz")
+    assert prepared.provenance["spacing_source"] == "dataset preset usc75"
+    assert prepared.n_frames == 60
+    assert any("differs from the usc75 preset" in w for w in prepared.provenance["warnings"])

@@ -179,3 +179,31 @@ def test_rgb_video_is_one_sequence_type_too(tmp_path):
     np.testing.assert_array_equal(back.frames, frames)
     with pytest.raises(SequenceError, match=r"RGB \(T, H, W, 3\)"):
         SpeechMRISequence(np.zeros((2, 3, 3, 2), np.uint8), fps=10, spacing_mm=1.0)
+
+
+def test_unknown_fps_and_spacing_only_when_the_provenance_says_so():
+    from mrisynth.data.sequence import UNKNOWN
+
+    frames = np.ones((4, 5, 6), np.uint8)
+    with pytest.raises(SequenceError, match="pixel spacing is unknown"):
+        SpeechMRISequence(frames, fps=10.0, spacing_mm=None)
+    with pytest.raises(SequenceError, match="frame rate is unknown"):
+        SpeechMRISequence(frames, fps=None, spacing_mm=1.0)
+    seq = SpeechMRISequence(
+        frames,
+        fps=None,
+        spacing_mm=None,
+        audio=np.zeros(100, np.float32),
+        sample_rate=100,
+        provenance={"source": "a.avi", "fps_source": UNKNOWN, "spacing_source": UNKNOWN},
+    )
+    assert seq.replace(speaker="s").spacing_mm is None  # survives copies
+    summary = seq.summary()
+    assert summary["fps"] is None and summary["duration_s"] is None
+    assert "audio_video_mismatch_s" not in summary
+    with pytest.raises(SequenceError, match=r"^a\.avi: frame rate unknown.*aligning audio"):
+        seq.audio_for_frames(0, 2)
+    with pytest.raises(SequenceError, match=r"^a\.avi: pixel spacing unknown.*a crop in mm"):
+        seq.crop_mm(0, 0, 2, 2)
+    known = seq.replace(fps=5.0, spacing_mm=(2.0, 2.0))
+    assert known.require_fps() == 5.0 and known.require_spacing() == (2.0, 2.0)

@@ -29,7 +29,8 @@ def test_usc_defaults_and_transpose(tmp_path):
     assert seq.fps == pytest.approx(83.28, abs=0.01)
     assert seq.spacing_mm == pytest.approx((USC_SPACING_MM,) * 2)
     assert seq.provenance["audio_source"] == "sub001_2drt_01.wav"
-    assert any("USC protocol default" in w for w in seq.provenance["warnings"])
+    assert any("usc75 dataset preset" in w for w in seq.provenance["warnings"])
+    assert seq.provenance["fps_source"] == "dataset preset usc75"
 
 
 def test_discard_frames_keeps_audio_aligned(tmp_path):
