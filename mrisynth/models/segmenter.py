@@ -21,6 +21,7 @@ from monai.networks.nets import BasicUNet
 from torch import nn
 
 from mrisynth.phantom.labels import N_LABELS
+from mrisynth.transforms.domain import DomainRandomization
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,10 @@ class SegmenterConfig:
     """In-plane rotation drawn per frame from ``U(-deg, deg)`` degrees."""
     aug_zoom: float = 0.05
     """Isotropic zoom drawn per frame from ``U(1 - z, 1 + z)``."""
+    domain: DomainRandomization | None = None
+    """Domain randomisation of training frames (random contrast, shading, blur, noise and
+    elastic shape; :mod:`mrisynth.transforms.domain`), applied before the augmentation above
+    when ``augment``; None turns it off."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.features, (list, tuple)):

@@ -13,6 +13,7 @@ from mrisynth.config.schema import ConfigError
 from mrisynth.engine.checkpoint import CheckpointError, save_checkpoint
 from mrisynth.engine.solvers.segmenter import SegmentationDataset, augment_batch, train_segmenter
 from mrisynth.engine.trainer import TrainConfig
+from mrisynth.io.contours import AIR, TISSUE, UNTRACED
 from mrisynth.metrics.anatomy import dice_per_class
 from mrisynth.models.artifacts import load_segmenter, save_segmenter
 from mrisynth.models.segmenter import SegmenterConfig, build_segmenter, pad_to_multiple, segment
@@ -326,3 +327,63 @@ def test_phantom_segmentation_generalises_to_new_speaker(tmp_path):
     dice = mean_foreground_dice(segment(model, val_frames), val_labels)
     print(f"segmenter phantom: held-out speaker Dice {dice:.3f}")
     assert dice > 0.75
+
+
+def _air_tissue(labels: np.ndarray) -> np.ndarray:
+    """Phantom labels -> air (airway, background) / tissue maps, as manual contours give."""
+    air = np.isin(labels, (LABELS["airway"], LABELS["background"]))
+    return np.where(air, AIR, TISSUE).astype(np.uint8)
+
+
+def test_air_tissue_fine_tuning_learns_the_collapsed_classes(trained, tmp_path):
+    """Fine-tuning on air/tissue maps trains the 9-class model; untraced pixels are ignored."""
+    model, cfg, _, _, _ = trained
+    path = save_segmenter(tmp_path / "seg.pt", model, cfg)
+    frames, labels = toy_frames(24, seed=5)
+    # a new appearance: inverted contrast, which the phantom-trained model has never seen
+    frames = 1.0 - frames
+    target = _air_tissue(labels)
+    target[:, :, :8] = UNTRACED  # an untraced stripe: anything goes there
+    before = segment(model, frames[16:])
+    train_cfg = TrainConfig(
+        max_steps=60, batch_size=8, out_dir=str(tmp_path / "ft"), progress=False, device="cpu"
+    )
+    tuned, metrics = train_segmenter(
+        frames[:16],
+        target[:16],
+        frames[16:],
+        target[16:],
+        cfg=SegmenterConfig(img_size=SIZE, lr=3e-3),
+        train_cfg=train_cfg,
+        init_from=path,
+        air_tissue=True,
+    )
+    after = segment(tuned, frames[16:])
+    ref = target[16:] == AIR
+    scored = target[16:] != UNTRACED
+
+    def accuracy(pred):
+        air = np.isin(pred, (LABELS["airway"], LABELS["background"]))
+        return float((air == ref)[scored].mean())
+
+    assert accuracy(after) > 0.95 > accuracy(before) + 0.1
+    assert metrics["valid/dice"] > 0.9
+    with pytest.raises(ValueError, match="air/tissue labels must be 0"):
+        SegmentationDataset(frames, labels, N_LABELS, air_tissue=True)
+
+
+def test_domain_randomised_training_batches(trained):
+    from mrisynth.transforms.domain import DomainRandomization
+
+    frames, labels = toy_frames(8, size=32)
+    image = torch.from_numpy(frames[:, None])
+    label = torch.from_numpy(labels[:, None].astype(np.int64))
+    cfg = SegmenterConfig(img_size=32, domain=DomainRandomization(prob=1.0))
+    torch.manual_seed(3)
+    a_img, a_lab = augment_batch(image, label, cfg)
+    torch.manual_seed(3)
+    b_img, b_lab = augment_batch(image, label, cfg)
+    torch.testing.assert_close(a_img, b_img, rtol=0, atol=0)  # torch's RNG drives it
+    assert torch.equal(a_lab, b_lab) and type(a_img) is torch.Tensor
+    assert set(a_lab.unique().tolist()) <= set(label.unique().tolist())
+    assert (a_img - image).abs().mean() > 0.05

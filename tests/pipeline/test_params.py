@@ -13,7 +13,12 @@ from mrisynth.evaluation.evaluate import EvalConfig
 from mrisynth.phantom.corpus import PhantomConfig
 
 REPO = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted(p.parent.name for p in (REPO / "experiments").glob("*/params.yaml"))
+#: The study pipelines (phantom -> evaluate); real_contours builds on quickstart's outputs.
+EXPERIMENTS = sorted(
+    p.parent.name
+    for p in (REPO / "experiments").glob("*/params.yaml")
+    if p.parent.name != "real_contours"
+)
 STAGES = {
     "expert": "expert",
     "eval_expert": "expert",
@@ -104,3 +109,14 @@ def test_loss_preset_follows_channels_and_is_part_of_the_stage_schema(tmp_path):
     preset, base = stage_sections(str(f), "pretrain", "mri_small")
     with pytest.raises(ConfigError, match="'wav2lip' is not one of mri, face"):
         build_configs("generator", preset, [], str(tmp_path), base)
+
+
+def test_real_contours_segmenter_stage_resolves():
+    """The randomised segmenter stage gets the quickstart recipe plus domain randomisation."""
+    from mrisynth.models.segmenter import SegmenterConfig
+
+    params = REPO / "experiments" / "real_contours" / "params.yaml"
+    _, base = stage_sections(str(params), "segmenter_randomized", "mri_small")
+    cfg = from_dict(SegmenterConfig, {**base["opt"], "img_size": 48}, where="opt")
+    assert cfg.domain is not None and cfg.domain.prob == 0.5
+    assert base["train"]["max_steps"] == 300

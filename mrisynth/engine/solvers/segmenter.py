@@ -38,6 +38,7 @@ from mrisynth.config.schema import to_dict
 from mrisynth.engine.checkpoint import load_model_state
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
+from mrisynth.io.contours import AIR, TISSUE, UNTRACED
 from mrisynth.models.artifacts import is_artifact, read_artifact, save_segmenter
 from mrisynth.models.segmenter import (
     MIN_INPUT_SIZE,
@@ -46,6 +47,8 @@ from mrisynth.models.segmenter import (
     check_frames,
     pad_to_multiple,
 )
+from mrisynth.phantom.labels import LABELS
+from mrisynth.transforms.domain import randomize_appearance, randomize_geometry
 from mrisynth.utils.git import source_commit
 from mrisynth.utils.seed import seed_model_init
 
@@ -74,7 +77,12 @@ class SegmentationDataset(Dataset):
     """
 
     def __init__(
-        self, frames: np.ndarray, labels: np.ndarray, n_classes: int, name: str = "data"
+        self,
+        frames: np.ndarray,
+        labels: np.ndarray,
+        n_classes: int,
+        name: str = "data",
+        air_tissue: bool = False,
     ) -> None:
         frames = check_frames(frames, f"{name}_frames")
         labels = np.asarray(labels)
@@ -85,14 +93,26 @@ class SegmentationDataset(Dataset):
             )
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"{name}_labels must hold integer label ids, got dtype {labels.dtype}")
-        lo, hi = int(labels.min()), int(labels.max())
-        if lo < 0 or hi >= n_classes:
-            raise ValueError(
-                f"{name}_labels ids must be in [0, {n_classes - 1}] (n_classes={n_classes}), "
-                f"got [{lo}, {hi}]"
-            )
+        if air_tissue:
+            odd = sorted(set(np.unique(labels).tolist()) - {AIR, TISSUE, UNTRACED})
+            if odd:
+                raise ValueError(
+                    f"{name}_labels: air/tissue labels must be {AIR} (air), {TISSUE} (tissue) "
+                    f"or {UNTRACED} (untraced), got {odd[:5]}"
+                )
+        else:
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= n_classes:
+                raise ValueError(
+                    f"{name}_labels ids must be in [0, {n_classes - 1}] (n_classes={n_classes}), "
+                    f"got [{lo}, {hi}]"
+                )
         images, _ = pad_to_multiple(frames.astype(np.float32), min_size=MIN_INPUT_SIZE)
-        targets, _ = pad_to_multiple(labels.astype(np.int64), min_size=MIN_INPUT_SIZE)
+        targets, _ = pad_to_multiple(
+            labels.astype(np.int64),
+            min_size=MIN_INPUT_SIZE,
+            value=UNTRACED if air_tissue else 0,  # padding is background / not scored
+        )
         self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)  # (N,1,H',W')
         self.labels = torch.from_numpy(np.ascontiguousarray(targets)).unsqueeze(1)  # (N,1,H',W')
 
@@ -104,14 +124,16 @@ class SegmentationDataset(Dataset):
 
 
 def augment_batch(
-    image: torch.Tensor, label: torch.Tensor, cfg: SegmenterConfig
+    image: torch.Tensor, label: torch.Tensor, cfg: SegmenterConfig, label_fill: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Randomly perturb a batch, each frame independently (draws from the global torch RNG,
     which the trainer seeds and checkpoints, so resumed runs repeat exactly).
 
-    Geometry: rotation ``±aug_rotate_deg``, zoom ``1 ± aug_zoom``, translation ``±aug_shift_px``
-    about the image centre; the image is resampled bilinearly, the labels nearest-neighbour;
-    pixels moved in from outside become 0 / background. Intensity: gain
+    With ``cfg.domain`` set, a random MRI appearance and elastic deformation
+    (:mod:`mrisynth.transforms.domain`) come first. Geometry: rotation ``±aug_rotate_deg``,
+    zoom ``1 ± aug_zoom``, translation ``±aug_shift_px`` about the image centre; the image is
+    resampled bilinearly, the labels nearest-neighbour; pixels moved in from outside become 0
+    / ``label_fill`` (background; untraced for air/tissue labels). Intensity: gain
     ``1 ± aug_intensity_scale``, offset ``± aug_intensity_shift``, Gaussian noise of std
     ``U(0, aug_noise_std)``; the result is clamped at 0 (magnitude images).
 
@@ -125,6 +147,9 @@ def augment_batch(
     """
     b, _, h, w = image.shape
     dev = image.device
+    if cfg.domain is not None:
+        image = randomize_appearance(image, cfg.domain)
+        image, label = randomize_geometry(image, label, cfg.domain, label_fill)
 
     def uniform(half_width: float, centre: float = 0.0) -> torch.Tensor:
         return centre + half_width * (2 * torch.rand(b, device=dev) - 1)  # (B,)
@@ -144,7 +169,8 @@ def augment_batch(
         )  # (B, 2, 3)
         grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
         image = F.grid_sample(image, grid, mode="bilinear", align_corners=False)
-        label = F.grid_sample(label.float(), grid, mode="nearest", align_corners=False).long()
+        moved = F.grid_sample(label.float() - label_fill, grid, mode="nearest", align_corners=False)
+        label = (moved + label_fill).long()
     gain = uniform(cfg.aug_intensity_scale, 1.0).view(b, 1, 1, 1)
     offset = uniform(cfg.aug_intensity_shift).view(b, 1, 1, 1)
     noise_std = (cfg.aug_noise_std * torch.rand(b, device=dev)).view(b, 1, 1, 1)
@@ -160,13 +186,23 @@ class SegmenterSolver(Solver):
     ``{"loss", "dice"}`` where ``dice`` is the mean Dice over foreground classes present in the
     reference (higher is better; use ``best_metric="valid/dice", best_mode="max"``).
 
+    With ``air_tissue``, labels are air/tissue/untraced maps (:mod:`mrisynth.io.contours`,
+    e.g. from manual contours of real rtMRI) and the model keeps its phantom classes: the
+    loss is the same Dice+CE on the two collapsed classes, air = ``airway`` + ``background``
+    (log-sum-exp of their logits), tissue = the rest, untraced pixels ignored; ``dice`` is
+    the air Dice.
+
     Args:
         cfg: model, loss and augmentation settings.
         model: the network to train; default a fresh :func:`build_segmenter` ``(cfg)``.
+        air_tissue: train on air/tissue labels (see above).
     """
 
-    def __init__(self, cfg: SegmenterConfig, model: nn.Module | None = None) -> None:
+    def __init__(
+        self, cfg: SegmenterConfig, model: nn.Module | None = None, air_tissue: bool = False
+    ) -> None:
         self.cfg = cfg
+        self.air_tissue = air_tissue
         self.net = model if model is not None else build_segmenter(cfg)
         self.opt = torch.optim.AdamW(
             self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -192,9 +228,12 @@ class SegmenterSolver(Solver):
     def run_step(self, batch: dict[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
         image, label = batch["image"], batch["label"]  # (B, 1, H, W), (B, 1, H, W)
         if train and self.cfg.augment:
-            image, label = augment_batch(image, label, self.cfg)
-        logits = self.net(image)  # (B, C, H, W)
-        loss = self.loss_fn(logits.float(), label)  # float: softmax/log are fragile in bf16
+            fill = UNTRACED if self.air_tissue else LABELS["background"]
+            image, label = augment_batch(image, label, self.cfg, fill)
+        logits = self.net(image).float()  # (B, C, H, W); float: softmax/log fragile in bf16
+        if self.air_tissue:
+            return self._air_tissue_step(logits, label, train)
+        loss = self.loss_fn(logits, label)
         if train:
             self.optimize(loss)
             return {"loss": loss}
@@ -203,6 +242,28 @@ class SegmenterSolver(Solver):
         dice = self.dice_metric.aggregate()
         self.dice_metric.reset()
         return {"loss": loss, "dice": dice.reshape(())}
+
+    def _air_tissue_step(
+        self, logits: torch.Tensor, label: torch.Tensor, train: bool
+    ) -> dict[str, torch.Tensor]:
+        air_ids = [LABELS["airway"], LABELS["background"]]
+        tissue_ids = [k for k in range(logits.shape[1]) if k not in air_ids]
+        two = torch.stack(
+            [logits[:, air_ids].logsumexp(1), logits[:, tissue_ids].logsumexp(1)], 1
+        )  # (B, 2, H, W): class 0 = AIR, 1 = TISSUE
+        target = label[:, 0]  # (B, H, W)
+        valid = target != UNTRACED
+        ce = F.cross_entropy(two, target.clamp_max(TISSUE), reduction="none")[valid].mean()
+        p_air = two.softmax(1)[:, 0][valid]
+        is_air = (target[valid] == AIR).float()
+        dice_loss = 1 - (2 * (p_air * is_air).sum() + 1) / (p_air.sum() + is_air.sum() + 1)
+        loss = self.cfg.lambda_ce * ce + self.cfg.lambda_dice * dice_loss
+        if train:
+            self.optimize(loss)
+            return {"loss": loss}
+        hard = (two.argmax(1) == AIR)[valid].float()
+        dice = 2 * (hard * is_air).sum() / (hard.sum() + is_air.sum()).clamp_min(1)
+        return {"loss": loss, "dice": dice}
 
 
 def _check_size(frames: np.ndarray, cfg: SegmenterConfig, name: str) -> None:
@@ -243,6 +304,7 @@ def train_segmenter(
     train_cfg: TrainConfig,
     tracker: NullTracker | None = None,
     init_from: str | Path | None = None,
+    air_tissue: bool = False,
 ) -> tuple[nn.Module, dict[str, float]]:
     """Train (or fine-tune) a segmenter with the shared trainer.
 
@@ -261,6 +323,8 @@ def train_segmenter(
         tracker: metrics sink (e.g. an open MLflow :class:`~mrisynth.engine.tracking.Tracker`).
         init_from: weights to start from: a segmenter model file (its architecture must
             match ``cfg``) or a trainer checkpoint of a segmenter run.
+        air_tissue: the labels are air/tissue/untraced maps (e.g. manual contours of real
+            frames) rather than phantom label ids; see :class:`SegmenterSolver`.
 
     Returns:
         The trained model (eval mode, on the training device) and the final validation metrics
@@ -275,11 +339,15 @@ def train_segmenter(
         raise TypeError(f"cfg must be a SegmenterConfig, got {type(cfg).__name__}")
     _check_size(train_frames, cfg, "train_frames")
     _check_size(val_frames, cfg, "val_frames")
-    train_set = SegmentationDataset(train_frames, train_labels, cfg.n_classes, name="train")
-    val_set = SegmentationDataset(val_frames, val_labels, cfg.n_classes, name="val")
+    train_set = SegmentationDataset(
+        train_frames, train_labels, cfg.n_classes, name="train", air_tissue=air_tissue
+    )
+    val_set = SegmentationDataset(
+        val_frames, val_labels, cfg.n_classes, name="val", air_tissue=air_tissue
+    )
     seed_model_init(train_cfg.seed)
     model = build_segmenter(cfg)
-    trainer = Trainer(train_cfg, SegmenterSolver(cfg, model), tracker=tracker)
+    trainer = Trainer(train_cfg, SegmenterSolver(cfg, model, air_tissue), tracker=tracker)
     if init_from is not None:
         _init_weights(trainer, model, cfg, Path(init_from))
     last = trainer.fit(train_set, val_set)
