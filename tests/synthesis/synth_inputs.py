@@ -7,13 +7,15 @@ The generators have random weights (synthesis speed and plumbing do not depend o
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-#: Real data shared between projects (never copied into the repository).
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+#: Real data shared between projects (never copied into the repository): the same root as
+#: the ``shared_data`` fixture of tests/conftest.py ($MRISYNTH_SHARED, default ../shared).
+SHARED = Path(os.environ.get("MRISYNTH_SHARED") or Path(__file__).resolve().parents[3] / "shared")
 REAL_FRAME = SHARED / "data" / "real-rtmri-frame" / "aa_rtmri.png"
 REAL_SPEECH = SHARED / "data" / "real-speech" / "arctic_a0009.wav"
 #: The same CMU ARCTIC utterance ships with the repository's tests.
@@ -25,7 +27,7 @@ FOV_MM = 120.0
 def needs(path: Path) -> Path:
     """Skip the test when a shared data file is absent."""
     if not path.is_file():
-        pytest.skip(f"shared test data not found: {path} (read from ../shared/ at test time)")
+        pytest.skip(f"shared test data not found: {path} (set MRISYNTH_SHARED; default ../shared)")
     return path
 
 
