@@ -50,7 +50,10 @@ def test_otsu_baseline_lies_between_oracle_and_chance(clips):
     sample = [c for c in clips if c.speaker == "F2"]
     otsu = _speaker_mean(sample, lambda c: otsu_air(c.unit_frames()))
     everything_tissue = [
-        np.nanmean(clip_boundary_scores(np.zeros_like(c.labels(), bool), c)["mean"]) for c in sample
+        np.nanmean(
+            clip_boundary_scores(np.zeros((c.annotation.n_frames, *c.grid.size), bool), c)["mean"]
+        )
+        for c in sample
     ]
     assert 1.5 < otsu < 5.0
     assert np.isnan(everything_tissue).all()  # no predicted boundary: not scoreable, not 0
