@@ -24,11 +24,14 @@ import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from mrisynth.phantom.labels import MEASURE_NAMES
+
+if TYPE_CHECKING:
+    from mrisynth.phantom.mri import MRIAppearance
 
 __all__ = ["PhantomConfig", "Utterance", "plan_corpus", "synthesize_utterance", "build_corpus"]
 
@@ -53,7 +56,11 @@ class PhantomConfig:
         matrix: MRI matrix size (pixels, square).
         spacing_mm: MRI pixel spacing (mm).
         supersample: sub-pixel factor of the geometry rasterisation (partial volume).
-        appearance: ``"realistic"`` or ``"clean"`` MRI appearance preset.
+        appearance: MRI appearance preset (:data:`~mrisynth.phantom.mri.APPEARANCE_PRESETS`:
+            ``"realistic"``, ``"clean"``...).
+        appearance_overrides: :class:`~mrisynth.phantom.mri.MRIAppearance` fields replacing
+            the preset's, e.g. ``{snr: 17, intensity: {tongue: 0.4}, blur_px: 1.0}``: how an
+            unseen scanner / contrast domain is made (``configs/phantom/unseen_domain.yaml``).
         snr: override of the preset's signal-to-noise ratio (None = preset).
         sample_rate: audio rate (Hz).
         scanner_noise: also write the audio with MRI gradient noise (and a denoised version).
@@ -78,7 +85,8 @@ class PhantomConfig:
     matrix: int = 84
     spacing_mm: float = 2.4
     supersample: int = 2
-    appearance: Literal["realistic", "clean"] = "realistic"
+    appearance: str = "realistic"
+    appearance_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     snr: float | None = None
     sample_rate: int = 16000
     scanner_noise: bool = False
@@ -113,6 +121,16 @@ class PhantomConfig:
             )
         if self.max_audio_offset_s < 0:
             raise ValueError("max_audio_offset_s must be >= 0")
+        self.mri_appearance()  # an unknown preset, field or label fails here, by name
+
+    def mri_appearance(self) -> MRIAppearance:
+        """The MRI look: the preset, its overrides, then ``snr`` where given."""
+        from mrisynth.phantom.mri import MRIAppearance
+
+        overrides = dict(self.appearance_overrides)
+        if self.snr is not None:
+            overrides["snr"] = self.snr
+        return MRIAppearance.preset(self.appearance, **overrides)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +206,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     from mrisynth.phantom.anatomy import sample_anatomy
     from mrisynth.phantom.articulation import ARTICULATORY_PARAMS, plan_trajectory
     from mrisynth.phantom.geometry import VocalTractGeometry
-    from mrisynth.phantom.mri import MRIAppearance, downsample_labels, render_mri
+    from mrisynth.phantom.mri import downsample_labels, render_mri
     from mrisynth.phantom.text import load_sentences, sentence_segments
 
     spk_rng = _speaker_rng(cfg, utt.speaker_index)
@@ -213,11 +231,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
         supersample=cfg.supersample,
         head_pose=pose,
     )
-    appearance = (
-        MRIAppearance.realistic() if cfg.appearance == "realistic" else MRIAppearance.clean()
-    )
-    if cfg.snr is not None:
-        appearance = dataclasses.replace(appearance, snr=cfg.snr)
+    appearance = cfg.mri_appearance()
     # per-speaker tissue texture and coil map: seeded by the speaker, so they stay fixed
     frames = render_mri(
         labels_hr,

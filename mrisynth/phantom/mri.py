@@ -27,9 +27,10 @@ temporal penalty, coil shading; off-resonance blur at air-tissue boundaries, Lim
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -38,7 +39,13 @@ from scipy import ndimage
 
 from mrisynth.phantom.labels import LABEL_NAMES, LABELS, N_LABELS
 
-__all__ = ["MRIAppearance", "render_mri", "downsample_labels", "TRAJECTORIES"]
+__all__ = [
+    "APPEARANCE_PRESETS",
+    "MRIAppearance",
+    "render_mri",
+    "downsample_labels",
+    "TRAJECTORIES",
+]
 
 #: k-space trajectories :func:`render_mri` can imitate; "none" = fully sampled Cartesian.
 TRAJECTORIES: tuple[str, ...] = ("spiral", "radial", "none")
@@ -197,6 +204,46 @@ class MRIAppearance:
         """Default look, calibrated by eye and by histogram against a USC 84x84 spiral frame."""
         return cls()
 
+    @classmethod
+    def preset(cls, name: str, **overrides: object) -> MRIAppearance:
+        """A named look (:data:`APPEARANCE_PRESETS`) with some fields replaced.
+
+        Args:
+            name: preset name, e.g. ``"realistic"`` or ``"clean"``.
+            overrides: field values that replace the preset's (``intensity`` and
+                ``texture_std`` tables are merged label by label with the preset's).
+
+        Raises:
+            ValueError: an unknown preset or field name (the known ones are listed).
+        """
+        if name not in APPEARANCE_PRESETS:
+            raise ValueError(
+                f"unknown MRI appearance {name!r}; known: {', '.join(APPEARANCE_PRESETS)}"
+            )
+        base = APPEARANCE_PRESETS[name]()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(
+                f"MRIAppearance has no field(s) {unknown}; known: {', '.join(sorted(known))}"
+            )
+        merged = dict(overrides)
+        for table in ("intensity", "texture_std"):
+            if table in merged:
+                given = merged[table]
+                if not isinstance(given, Mapping):
+                    raise ValueError(f"MRIAppearance.{table} must be a mapping label -> value")
+                unknown_labels = sorted(set(given) - set(LABEL_NAMES))
+                if unknown_labels:
+                    raise ValueError(
+                        f"MRIAppearance.{table}: unknown label(s) {unknown_labels}; "
+                        f"known: {', '.join(LABEL_NAMES)}"
+                    )
+                merged[table] = {**getattr(base, table), **given}
+        if "coil_position" in merged:
+            merged["coil_position"] = tuple(merged["coil_position"])  # YAML gives a list
+        return dataclasses.replace(base, **merged)
+
     @property
     def reference_intensity(self) -> float:
         """Brightest label mean; the noise std is ``reference_intensity / snr``."""
@@ -209,6 +256,13 @@ class MRIAppearance:
         out["texture_std"] = dict(self.texture_std)
         out["coil_position"] = list(self.coil_position)
         return out
+
+
+#: Named looks of :meth:`MRIAppearance.preset` (``PhantomConfig.appearance``).
+APPEARANCE_PRESETS: dict[str, Callable[[], MRIAppearance]] = {
+    "realistic": MRIAppearance.realistic,
+    "clean": MRIAppearance.clean,
+}
 
 
 # ----------------------------------------------------------------------------- static fields

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -311,3 +312,22 @@ def test_presets_and_partial_overrides():
     assert custom.intensity["tongue"] == 0.5
     assert custom.intensity["lips"] == realistic.intensity["lips"]
     assert set(custom.to_dict()["intensity"]) == set(LABEL_NAMES)
+
+
+def test_preset_overrides_merge_label_tables_and_reject_unknown_names():
+    from mrisynth.phantom.corpus import PhantomConfig
+
+    look = MRIAppearance.preset("realistic", snr=12.0, intensity={"tongue": 0.3})
+    base = MRIAppearance.realistic()
+    assert look.snr == 12.0 and look.intensity["tongue"] == 0.3
+    assert look.intensity["lips"] == base.intensity["lips"]  # merged, not replaced
+    cfg = PhantomConfig(appearance="clean", appearance_overrides={"blur_px": 1.5}, snr=20.0)
+    assert cfg.mri_appearance() == MRIAppearance.preset("clean", blur_px=1.5, snr=20.0)
+    for bad, words in (
+        (dict(appearance="dark"), "unknown MRI appearance 'dark'"),
+        (dict(appearance_overrides={"contrast": 2}), "no field(s) ['contrast']"),
+        (dict(appearance_overrides={"intensity": {"tounge": 1.0}}), "unknown label(s)"),
+        (dict(appearance_overrides={"snr": -1.0}), "snr must be > 0"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            PhantomConfig(**bad)
