@@ -81,7 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="run folder (checkpoints, metrics, model)")
     parser.add_argument("--expert", help="generator: trained sync expert (expert.pt)")
-    parser.add_argument("--init-from", help="generator: pretrained generator to fine-tune")
+    parser.add_argument(
+        "--init-from",
+        help="a trained model file of the same kind to start from: fine-tune a generator, adapt "
+        "a sync expert to new recordings, fine-tune a segmenter",
+    )
     parser.add_argument(
         "--freeze", nargs="*", default=[], metavar="PREFIX", help="parameter prefixes to freeze"
     )
@@ -304,7 +308,13 @@ def run(args: argparse.Namespace) -> int:
             result = _train_segmenter(train_seqs, val_seqs, cfgs, args.init_from, tracker)
         elif args.model == "expert":
             result = train_sync_expert(
-                train_seqs, val_seqs, model_cfg, cfgs["train"], options=cfgs["opt"], tracker=tracker
+                train_seqs,
+                val_seqs,
+                model_cfg,
+                cfgs["train"],
+                options=cfgs["opt"],
+                init_from=args.init_from,
+                tracker=tracker,
             )
         else:
             weights = cfgs["loss"]

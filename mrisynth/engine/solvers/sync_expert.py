@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,9 +47,12 @@ from mrisynth.engine.recipe import (
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.losses.sync import expert_bce
+from mrisynth.models.artifacts import check_same_front_end, read_artifact
 from mrisynth.models.builders import ModelConfig, build_sync_expert
 from mrisynth.models.syncnet import SyncExpert, cosine_probability
+from mrisynth.transforms.domain import DomainRandomization, randomize_appearance
 from mrisynth.utils.seed import seed_model_init
+from mrisynth.utils.state_files import load_model_state
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,10 @@ class ExpertOptions:
     """Validation pairs (spread evenly over the validation data, balanced); 0 = all."""
     augment: bool = False
     """Perturb training windows (shift, gain/offset, noise; see ``VisualAugment``)."""
+    domain: DomainRandomization | None = None
+    """Random MRI appearance per training window (contrast curve, coil shading, blur, Rician
+    noise; :mod:`mrisynth.transforms.domain`), the same for all frames of a window, so the
+    expert learns motion against audio rather than one scanner's look. None = off."""
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.weight_decay < 0 or self.stride < 1 or self.max_val_pairs < 0:
@@ -200,6 +208,8 @@ class SyncExpertSolver(Solver):
         weight_decay: AdamW weight decay.
         meta: plain dict stored in every checkpoint (model config, fps, sample rate...).
         augment: on-the-fly augmentation of training windows (None = off; never at validation).
+        domain: random appearance of training windows, applied before ``augment`` (None = off;
+            never at validation).
 
     ``run_step`` returns ``loss`` (BCE), ``accuracy`` (fraction of pairs with
     ``(P > 0.5) == label``), ``p_pos``/``p_neg`` (mean probability of in-sync / off-sync pairs in
@@ -214,6 +224,7 @@ class SyncExpertSolver(Solver):
         weight_decay: float = 0.0,
         meta: Mapping[str, Any] | None = None,
         augment: VisualAugment | None = None,
+        domain: DomainRandomization | None = None,
     ) -> None:
         if lr <= 0:
             raise ValueError(f"SyncExpertSolver: lr must be > 0, got {lr}")
@@ -221,6 +232,7 @@ class SyncExpertSolver(Solver):
         self.opt = torch.optim.AdamW(expert.parameters(), lr=lr, weight_decay=weight_decay)
         self.meta = dict(meta or {})
         self.augment = augment
+        self.domain = domain
 
     def models(self) -> dict[str, torch.nn.Module]:
         return {"expert": self.expert}
@@ -230,6 +242,10 @@ class SyncExpertSolver(Solver):
 
     def run_step(self, batch: Mapping[str, torch.Tensor], train: bool) -> dict[str, torch.Tensor]:
         frames = unit_tensor(batch["frames"])  # (B, Tv, C, H, W)
+        if train and self.domain is not None:
+            b, tv, c, h, w = frames.shape  # one appearance per window: its frames share it
+            look = randomize_appearance(frames.reshape(b, tv * c, h, w), self.domain)
+            frames = look.reshape(b, tv, c, h, w)
         if train and self.augment is not None:
             frames = self.augment(frames)
         label = batch["label"].float().reshape(-1)  # (B,)
@@ -263,9 +279,14 @@ def train_sync_expert(
     train_cfg: TrainConfig,
     *,
     options: ExpertOptions | None = None,
+    init_from: str | Path | None = None,
     tracker: NullTracker | None = None,
 ) -> dict[str, float]:
     """Train the sync expert on balanced in-/off-sync pairs; export ``<out_dir>/expert.pt``.
+
+    With ``init_from`` (a trained ``expert.pt``), training starts from its weights: this is
+    how an expert pretrained on the phantom is adapted to a speaker's own recordings, whose
+    in-sync and shifted audio windows are free labels (self-supervision needs no annotation).
 
     Validation (``valid/loss``, ``valid/accuracy``, ``valid/p_pos``, ``valid/p_neg``) runs on
     balanced pairs of ``val_seqs`` (use held-out SPEAKERS; a shared speaker is warned about).
@@ -276,13 +297,17 @@ def train_sync_expert(
         model_cfg: model and audio front-end config.
         train_cfg: run settings (steps, batch size, ``out_dir``...).
         options: optimiser/data settings.
+        init_from: a sync-expert model file to start from; its data spec and audio front end
+            must equal ``model_cfg``'s. A resumed run (``train_cfg.resume``) keeps its own
+            checkpointed weights instead.
         tracker: an open MLflow run (metrics and parameters are logged to it).
 
     Returns:
         Validation metrics of the exported weights (``{"valid/accuracy": ..., "step": ...}``).
 
     Raises:
-        ValueError: sequences that do not match ``model_cfg`` (named, with both values).
+        ValueError: sequences that do not match ``model_cfg``, or an ``init_from`` expert of
+            another data spec / architecture (named, with both values).
     """
     opts = options or ExpertOptions()
     check_sequences(train_seqs, model_cfg, "training")
@@ -303,14 +328,18 @@ def train_sync_expert(
     cfg = dataclasses.replace(train_cfg, best_metric=train_cfg.best_metric or "valid/loss")
     meta = solver_meta("sync_expert", model_cfg)
     seed_model_init(cfg.seed)
+    expert = build_sync_expert(model_cfg)
+    if init_from is not None:
+        _load_pretrained(expert, model_cfg, Path(init_from))
     solver = SyncExpertSolver(
-        build_sync_expert(model_cfg),
+        expert,
         lr=opts.lr,
         weight_decay=opts.weight_decay,
         meta=meta,
         augment=VisualAugment() if opts.augment else None,
+        domain=opts.domain,
     )
-    trainer = Trainer(cfg, solver, tracker=tracker)
+    trainer = Trainer(cfg, solver, tracker=tracker)  # resuming replaces the weights loaded above
     train_set = pairs
     if opts.redraw_negatives:
         seen = cfg.max_steps * cfg.batch_size * trainer.dist.world_size
@@ -325,9 +354,49 @@ def train_sync_expert(
     log_run_params(
         trainer,
         tracker,
-        {"train": to_dict(cfg), "model": dataclasses.asdict(model_cfg), "options": to_dict(opts)},
+        {
+            "train": to_dict(cfg),
+            "model": dataclasses.asdict(model_cfg),
+            "options": to_dict(opts),
+            "init_from": str(init_from),
+        },
     )
     trainer.fit(train_set, val_set)
     result = export_artifact(trainer, "expert.pt", meta, common_spacing(train_seqs))
     log_run_outputs(trainer, tracker)
     return result
+
+
+# ModelConfig values that shape the expert (build_sync_expert); the data spec and the audio
+# front end are checked by check_same_front_end.
+_EXPERT_ARCH_FIELDS = (
+    "sync_frames",
+    "sync_window_steps",
+    "sync_embed_dim",
+    "sync_base_width",
+    "sync_max_width",
+    "sync_res_blocks",
+    "norm",
+    "sync_crop",
+    "sync_visual_input",
+    "sync_audio_norm",
+)
+
+
+def _load_pretrained(expert: SyncExpert, model_cfg: ModelConfig, path: Path) -> None:
+    """Load a trained expert's weights into ``expert`` after checking it is the same model."""
+    art = read_artifact(path, "sync_expert")
+    saved = art.config()
+    check_same_front_end(saved, model_cfg, f"init_from {path}")
+    diff = [
+        f"{name}: {getattr(saved, name)!r} vs {getattr(model_cfg, name)!r}"
+        for name in _EXPERT_ARCH_FIELDS
+        if getattr(saved, name) != getattr(model_cfg, name)
+    ]
+    if diff:
+        raise ValueError(
+            f"init_from {path}: the expert's architecture differs from this run's "
+            f"({'; '.join(diff)}); adapt with the model config it was trained with"
+        )
+    load_model_state(expert, art.weights["expert"], strict=True, source=str(path))
+    logger.info("sync expert initialised from %s (step %d)", path, art.step)
