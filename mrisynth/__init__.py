@@ -19,7 +19,9 @@ Layers, bottom first. A module imports only from its own layer or the layers bel
 10. ``engine`` — trainer, checkpoints, DDP, MLflow, solvers with their training recipes
 11. ``evaluation`` — methods (model and baselines), scoring, metric registry, reports; it loads
     models through ``models.artifacts`` and imports nothing from ``engine``
-12. ``cli`` — the ``mrisynth`` command
+12. ``recipes`` — multi-stage user jobs over the engine and the evaluation (``adapt``: a new
+    speaker from their own recordings)
+13. ``cli`` — the ``mrisynth`` command
 """
 
 __version__ = "0.1.0"

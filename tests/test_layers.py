@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("synthesis",),
     ("engine",),
     ("evaluation",),
+    ("recipes",),
     ("cli", "__main__"),
 ]
 

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "train the sync expert, the generator (pretrain/fine-tune) or the segmenter",
     ),
     "evaluate": ("evaluate", "score the generator, baselines and real videos; metrics + report"),
+    "adapt": (
+        "adapt",
+        "a new speaker from their own recordings: adapt the experts, fine-tune the generator, "
+        "report on a held-out part",
+    ),
     "synthesize": (
         "synthesize",
         "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"mrisynth.cli.{args._module}")
     try:
         return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         # User-facing errors (bad input, bad config) get one clear line, not a traceback.
         if args.verbose:
             raise

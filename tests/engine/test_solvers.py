@@ -240,6 +240,42 @@ def test_expert_adapts_from_pretrained_weights_to_an_unseen_domain(expert_run, t
         train_sync_expert(train, val, other, run_cfg(tmp_path / "bad"), init_from=out / "expert.pt")
 
 
+def test_judge_separates_own_from_shuffled_audio_only_for_a_trained_expert(expert_run, tmp_path):
+    from mrisynth.data.spec import DataSpec
+    from mrisynth.evaluation.config import EvalConfig
+    from mrisynth.evaluation.judge import SyncJudgement, judge_sync
+    from mrisynth.models.artifacts import Artifact, save_artifact
+
+    out, _ = expert_run
+    clips = [bar_sequence(200 + i) for i in range(6)]
+    cfg = EvalConfig(offset_test_frames=(-3, 3))
+    trained = judge_sync(clips, out / "expert.pt", cfg)
+    assert trained.separates, trained.as_dict()
+    assert trained.real_lse_d.high < trained.shuffled_lse_d.low
+    assert trained.recovers_shifts(2.0), trained.shift_errors
+    flat = trained.as_dict()
+    assert flat["separates"] == 1.0 and flat["n_clips"] == 6.0
+    assert flat["shift_3.offset_error_max_ms"] == pytest.approx(
+        flat["shift_3.offset_error_max"] * 1000 / FPS
+    )
+    assert "separated" in trained.markdown("trained") and "NOT" not in trained.markdown("t")
+
+    torch.manual_seed(1)
+    random = tmp_path / "random.pt"
+    spec = DataSpec.of_model(tiny_cfg())
+    weights = {"expert": build_sync_expert(tiny_cfg()).state_dict()}
+    save_artifact(random, Artifact("sync_expert", weights, dataclasses.asdict(tiny_cfg()), spec))
+    untrained = judge_sync(clips, random, cfg)
+    assert not untrained.separates and not untrained.recovers_shifts(2.0)
+
+    both = SyncJudgement.pooled([trained, untrained])
+    assert len(both.clips) == 12 and both.per_clip["real_lse_d"].shape == (12,)
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        judge_sync(clips[:1], out / "expert.pt", cfg)
+    with pytest.raises(ValueError, match="fps 50 != model fps 25"):
+        judge_sync([bar_sequence(0, fps=50.0)] * 2, out / "expert.pt", cfg)
+
+
 def test_domain_randomization_gives_each_window_one_new_look():
     from mrisynth.transforms.domain import DomainRandomization
 
