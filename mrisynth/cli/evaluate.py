@@ -5,6 +5,16 @@ Example::
     mrisynth evaluate --prepared data/prepared/prepared.csv --generator runs/gen/generator.pt \\
         --eval-expert runs/eval_expert/expert.pt --segmenter runs/seg/segmenter.pt \\
         --out reports/eval --params params.yaml --set n_videos=2
+
+Test recordings without labels (real rtMRI) are scored against the segmenter's own labels of
+their frames (pseudo-labels), kept apart from anatomy against ground-truth labels in the
+report. ``--segmenter-accuracy seg_accuracy.json`` adds the segmenter's accuracy on real
+contour-labelled data beside them: a JSON object with ``symmetric_mm`` and ``hd95_mm``
+(required, mm) and optional ``source`` (text), ``pred_to_ref_mm``, ``ref_to_pred_mm``,
+``pred_scored`` and ``n_clips`` (schema: :mod:`mrisynth.evaluation.evaluate`)::
+
+    {"symmetric_mm": 1.85, "hd95_mm": 7.36, "n_clips": 27,
+     "source": "experiments/real_contours/metrics/loso.md, phantom + all real"}
 """
 
 from __future__ import annotations
@@ -32,7 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--segmenter",
         type=Path,
-        help="articulator segmenter checkpoint (without it: no anatomical metrics, e.g. faces)",
+        help="articulator segmenter checkpoint (without it: no anatomical metrics, e.g. faces); "
+        "test recordings without labels are scored against its labels of the real frames "
+        "(pseudo-labels), reported apart",
+    )
+    parser.add_argument(
+        "--segmenter-accuracy",
+        type=Path,
+        metavar="FILE.json",
+        help="the segmenter's own accuracy on real contour-labelled data, shown beside the "
+        'pseudo-label anatomy: {"symmetric_mm": <mm>, "hd95_mm": <mm>} plus optional "source" '
+        '(text), "pred_to_ref_mm", "ref_to_pred_mm", "pred_scored" (0-1), "n_clips"; '
+        "e.g. a row of experiments/real_contours/metrics/loso.md",
     )
     parser.add_argument(
         "--out", required=True, type=Path, help="report folder (metrics.json, report.html...)"
@@ -60,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         ("--generator", args.generator),
         ("--eval-expert", args.eval_expert),
         ("--segmenter", args.segmenter),
+        ("--segmenter-accuracy", args.segmenter_accuracy),
     ):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{flag}: {path} does not exist")
@@ -67,7 +89,14 @@ def run(args: argparse.Namespace) -> int:
     import shutil
 
     from mrisynth.engine.tracking import NullTracker, Tracker, pipeline_context
+    from mrisynth.evaluation.evaluate import read_segmenter_accuracy
 
+    accuracy = None
+    if args.segmenter_accuracy is not None:
+        if args.segmenter is None:
+            raise ValueError("--segmenter-accuracy needs --segmenter (it describes that segmenter)")
+        # a bad file is reported before any model is loaded
+        accuracy = read_segmenter_accuracy(args.segmenter_accuracy)
     cfg = build_config(args.params, args.overrides)
     tracker = Tracker() if args.mlflow else NullTracker()
     experiment, tags = pipeline_context()
@@ -81,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             cfg,
             tracker=tracker,
+            segmenter_accuracy=accuracy,
         )
     except BaseException:
         tracker.end("FAILED")

@@ -1,11 +1,17 @@
-"""Anatomical scoring of label maps against a recording's ground-truth labels.
+"""Anatomical scoring of label maps against a recording's reference labels.
 
 The segmenter turns frames (recorded or synthesized) into articulator label maps;
-:func:`score_anatomy` compares them with the recording's labels: Dice and HD95 (mm) per
+:func:`score_anatomy` compares them with the recording's reference: Dice and HD95 (mm) per
 articulator, constriction degree and location errors (mm) and their trajectory correlation
 (:mod:`mrisynth.metrics.anatomy`, :mod:`mrisynth.metrics.constriction`) and the tongue-contour
-distance (mm). What depends on the ground truth only is computed once per recording
+distance (mm). What depends on the reference only is computed once per recording
 (:class:`AnatomyTruth`).
+
+The reference is the recording's ground-truth labels (``GROUND_TRUTH``) or, for a recording
+without labels (real rtMRI), the segmenter's labels of its real frames (``PSEUDO_LABELS``,
+:mod:`mrisynth.evaluation.config`). Against pseudo-labels the metrics measure agreement with
+the segmenter's reading of the real video, not anatomical truth, so the reference travels
+with every score (:attr:`AnatomyTruth.reference`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from mrisynth.evaluation.config import ANATOMY_REFERENCES, GROUND_TRUTH
 from mrisynth.evaluation.metrics_registry import ARTICULATORS
 from mrisynth.metrics.anatomy import (
     constriction_errors,
@@ -81,30 +88,50 @@ def tongue_contours(labels: np.ndarray, spacing_mm: tuple[float, float]) -> list
 
 @dataclasses.dataclass(frozen=True)
 class AnatomyTruth:
-    """A recording's ground-truth anatomy, computed once and shared by every scored video.
+    """A recording's reference anatomy, computed once and shared by every scored video.
 
     Attributes:
         labels: ``(T, H, W)`` label ids.
         spacing_mm: ``(row, col)`` pixel spacing (mm).
         measures: constriction measures of the labels (:func:`measure_constrictions`).
         contours: tongue contour per frame (:func:`tongue_contours`).
+        reference: where ``labels`` come from: ``"ground_truth"`` (the recording's labels) or
+            ``"pseudo_labels"`` (the segmenter's labels of the real frames).
     """
 
     labels: np.ndarray
     spacing_mm: tuple[float, float]
     measures: dict[str, np.ndarray]
     contours: list[np.ndarray | None]
+    reference: str = GROUND_TRUTH
 
     @classmethod
-    def of(cls, labels: np.ndarray, spacing_mm: tuple[float, float]) -> AnatomyTruth:
-        """Measure ``(T, H, W)`` ground-truth labels once."""
+    def of(
+        cls, labels: np.ndarray, spacing_mm: tuple[float, float], reference: str = GROUND_TRUTH
+    ) -> AnatomyTruth:
+        """Measure ``(T, H, W)`` reference labels once.
+
+        Raises:
+            ValueError: ``reference`` is not one of ``ANATOMY_REFERENCES``.
+        """
+        if reference not in ANATOMY_REFERENCES:
+            raise ValueError(
+                f"AnatomyTruth: reference must be one of {sorted(ANATOMY_REFERENCES)}, "
+                f"got {reference!r}"
+            )
         labels = np.asarray(labels)
         return cls(
             labels=labels,
             spacing_mm=spacing_mm,
             measures=measure_constrictions(labels, spacing_mm),
             contours=tongue_contours(labels, spacing_mm),
+            reference=reference,
         )
+
+    @property
+    def is_pseudo(self) -> bool:
+        """Whether the reference is the segmenter's own reading of the real frames."""
+        return self.reference != GROUND_TRUTH
 
     @property
     def tongue_tip_x(self) -> np.ndarray:
@@ -135,11 +162,11 @@ class AnatomyScore:
 def score_anatomy(
     pred_labels: np.ndarray, truth: AnatomyTruth, hd95_stride: int = 1
 ) -> AnatomyScore:
-    """Anatomical metrics of ``(T, H, W)`` label maps vs the recording's labels.
+    """Anatomical metrics of ``(T, H, W)`` label maps vs the recording's reference labels.
 
     Args:
         pred_labels: label ids of the scored frames.
-        truth: the recording's anatomy.
+        truth: the recording's anatomy (ground truth or pseudo-labels, ``truth.reference``).
         hd95_stride: score HD95 on every ``hd95_stride``-th frame only (the slow metric).
     """
     sp = truth.spacing_mm

@@ -1,14 +1,27 @@
-"""Settings of an evaluation run: :class:`EvalConfig` and the conditions it can run."""
+"""Settings of an evaluation run: :class:`EvalConfig`, the conditions it can run and the
+references anatomy can be scored against."""
 
 from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["CONDITIONS", "EvalConfig"]
+__all__ = ["CONDITIONS", "GROUND_TRUTH", "PSEUDO_LABELS", "ANATOMY_REFERENCES", "EvalConfig"]
 
 #: ``image_audio``: one frame of another (adapt) utterance of the speaker, frozen;
 #: ``video_audio``: a whole adapt utterance, cycled. Never the ground truth.
 CONDITIONS = ("image_audio", "video_audio")
+
+#: Anatomy reference of a recording with label maps: segmenter(video) vs its labels.
+GROUND_TRUTH = "ground_truth"
+#: Anatomy reference of a recording without labels (real rtMRI): segmenter(video) vs
+#: segmenter(real frames). Also the prefix of its ``metrics.json`` keys, so that the two are
+#: never averaged into one number.
+PSEUDO_LABELS = "pseudo_labels"
+#: What each anatomy reference is called in the report.
+ANATOMY_REFERENCES = {
+    GROUND_TRUTH: "ground-truth labels",
+    PSEUDO_LABELS: "segmenter(real) pseudo-labels",
+}
 
 
 @dataclasses.dataclass

@@ -19,7 +19,8 @@ the model files (:mod:`mrisynth.models.artifacts`), then:
      that expert's sync loss on the in-sync windows (``sync_bce``, :mod:`mrisynth.metrics.sync`);
    - anatomy: the segmenter labels the frames → per-articulator Dice and HD95 (mm), constriction
      degree and location errors (mm) and their trajectory correlation, tongue-contour distance
-     (mm), all vs the ground-truth labels (:mod:`mrisynth.evaluation.anatomy`);
+     (mm), all vs the recording's reference labels (:mod:`mrisynth.evaluation.anatomy`, see
+     *Recordings without labels*);
    - temporal: warping error (flows computed once per recording), temporal-gradient
      difference, flicker (:mod:`mrisynth.metrics.temporal`);
 
@@ -36,12 +37,37 @@ Without a segmenter (``segmenter_ckpt=None``, e.g. talking faces, which have no 
 labels) the anatomical metrics, the phoneme-class table and the retroflex check are left out;
 everything else is scored the same way. Colour (RGB) videos are scored in colour for the image
 metrics and the sync expert, and on their luminance for the temporal metrics (optical flow).
+
+**Recordings without labels** (real rtMRI comes without them) are scored per recording
+against the segmenter's labels of their real frames (pseudo-labels): anatomy is then
+segmenter(synthesized) vs segmenter(real), agreement with the segmenter's reading of the real
+video rather than anatomical truth. The ``segmenter`` row is left out for them (it would be a
+perfect self-comparison), and the report keeps their anatomy apart from that of labelled
+recordings (``metrics.json`` keys ``pseudo_labels.<method>.<condition>.<metric>``, see
+:mod:`mrisynth.evaluation.report`). The segmenter's own accuracy on real contour-labelled data
+is read from a small JSON file (``segmenter_accuracy``, :func:`read_segmenter_accuracy`) and
+shown beside it::
+
+    {
+      "symmetric_mm": 1.85,   # required: symmetric mean air-tissue boundary distance (mm)
+      "hd95_mm": 7.36,        # required: HD95 of the boundary distance (mm)
+      "source": "experiments/real_contours/metrics/loso.md, phantom + all real",  # optional
+      "pred_to_ref_mm": 1.69, "ref_to_pred_mm": 2.00,  # optional: directed means (mm)
+      "pred_scored": 0.96,    # optional: fraction of the predicted boundary scored
+      "n_clips": 27           # optional: contour-labelled clips behind the numbers
+    }
+
+The numbers are those of :func:`mrisynth.evaluation.boundary.clip_boundary_scores` (``mean``,
+``hd95``, ``pred_to_ref``, ``ref_to_pred``, ``pred_scored``), e.g. one row of the
+leave-one-speaker-out table of ``experiments/real_contours/loso.py``; other keys are rejected.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +80,7 @@ from mrisynth.data.intensity import to_unit
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.data.spec import DataSpec
 from mrisynth.evaluation.anatomy import ARTICULATORS, tongue_contours
-from mrisynth.evaluation.config import CONDITIONS, EvalConfig
+from mrisynth.evaluation.config import ANATOMY_REFERENCES, CONDITIONS, PSEUDO_LABELS, EvalConfig
 from mrisynth.evaluation.methods import Method, ModelMethod, Recording, fit_baselines
 from mrisynth.evaluation.phones import frame_phones, read_phones, retroflex_check
 from mrisynth.evaluation.scoring import (
@@ -73,6 +99,8 @@ __all__ = [
     "ARTICULATORS",
     "EvalConfig",
     "Models",
+    "SegmenterAccuracy",
+    "read_segmenter_accuracy",
     "load_models",
     "check_videos_comparable",
     "draw_references",
@@ -138,11 +166,103 @@ def load_models(
 
 
 def _check_data(seq: SpeechMRISequence, models: Models, name: str) -> None:
-    """The recording fits the generator's data spec and has labels where anatomy is scored."""
+    """The recording fits the generator's data spec (a recording without labels is scored
+    against the segmenter's pseudo-labels, see the module docstring)."""
     cfg = models.gen_cfg
     DataSpec.of_model(cfg).check_sequence(seq, name, audio_resample=cfg.mel.resample)
-    if seq.labels is None and models.segmenter is not None:
-        raise ValueError(f"{name}: has no ground-truth labels (labels_path) to score anatomy")
+
+
+# ---------------------------------------------------------------------------------- accuracy
+#: Keys of a segmenter-accuracy file: required numbers, then optional ones (module docstring).
+_ACCURACY_REQUIRED = ("symmetric_mm", "hd95_mm")
+_ACCURACY_OPTIONAL = ("pred_to_ref_mm", "ref_to_pred_mm", "pred_scored", "n_clips")
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmenterAccuracy:
+    """The segmenter's own accuracy on real contour-labelled data, shown beside the anatomy
+    scored against its pseudo-labels.
+
+    Attributes:
+        file: the JSON file the numbers come from (the report names it as their source).
+        symmetric_mm: symmetric mean air–tissue boundary distance (mm, lower is better).
+        hd95_mm: HD95 of the boundary distance (mm, lower is better).
+        source: what the numbers are, in words (e.g. which segmenter and data), or None.
+        pred_to_ref_mm, ref_to_pred_mm: directed mean distances (mm), or None.
+        pred_scored: fraction of the predicted boundary inside the scored band, or None.
+        n_clips: contour-labelled clips behind the numbers, or None.
+    """
+
+    file: str
+    symmetric_mm: float
+    hd95_mm: float
+    source: str | None = None
+    pred_to_ref_mm: float | None = None
+    ref_to_pred_mm: float | None = None
+    pred_scored: float | None = None
+    n_clips: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The given fields (None left out), for the report."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+def read_segmenter_accuracy(path: str | Path) -> SegmenterAccuracy:
+    """Read and check a segmenter-accuracy JSON file (schema in the module docstring).
+
+    Raises:
+        ValueError: an unreadable file, invalid JSON, not an object, a missing or unknown key,
+            or a value of the wrong type or range; one line naming the file and the problem.
+    """
+    name = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(
+            f"{name}: cannot read the segmenter accuracy file ({e.strerror})"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: segmenter accuracy file is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"{name}: segmenter accuracy file is not valid JSON ({e.msg}, line {e.lineno} "
+            f"column {e.colno})"
+        ) from None
+    expected = ", ".join(f'"{k}": <mm>' for k in _ACCURACY_REQUIRED)
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{name}: segmenter accuracy must be a JSON object {{{expected}}}, "
+            f"got {type(data).__name__}"
+        )
+    missing = [k for k in _ACCURACY_REQUIRED if k not in data]
+    if missing:
+        raise ValueError(
+            f"{name}: segmenter accuracy lacks key(s) {', '.join(missing)} (expected {{{expected}}})"
+        )
+    allowed = (*_ACCURACY_REQUIRED, *_ACCURACY_OPTIONAL, "source")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown segmenter accuracy key(s) {', '.join(unknown)} "
+            f"(allowed: {', '.join(allowed)})"
+        )
+    values: dict[str, Any] = {}
+    for key in (*_ACCURACY_REQUIRED, *_ACCURACY_OPTIONAL):
+        if key not in data:
+            continue
+        v = data[key]
+        # bool is an int to Python but never a distance or a count
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name}: {key} must be a finite number >= 0, got {v!r}")
+        if key == "pred_scored" and v > 1:
+            raise ValueError(f"{name}: pred_scored is a fraction in [0, 1], got {v!r}")
+        if key == "n_clips" and v != int(v):
+            raise ValueError(f"{name}: n_clips must be a whole number, got {v!r}")
+        values[key] = int(v) if key == "n_clips" else float(v)
+    source = data.get("source")
+    if source is not None and not isinstance(source, str):
+        raise ValueError(f"{name}: source must be a string, got {source!r}")
+    return SegmenterAccuracy(file=name, source=source, **values)
 
 
 def _prepared_path(entry) -> str:
@@ -258,12 +378,14 @@ def evaluate(
     out_dir: str | Path,
     cfg: EvalConfig | None = None,
     tracker: Any = None,
+    segmenter_accuracy: str | Path | SegmenterAccuracy | None = None,
 ) -> dict[str, float]:
     """Evaluate the generator, the baselines and the real videos; write the report.
 
     Args:
         prepared_csv: ``prepared.csv`` of :func:`mrisynth.data.prepare.prepare_manifest`
-            (splits ``adapt`` and ``test`` of the target speakers, with labels and phones).
+            (splits ``adapt`` and ``test`` of the target speakers, with phones; test
+            recordings without labels are scored against segmenter pseudo-labels).
         generator_ckpt: the generator's model file (:mod:`mrisynth.models.artifacts`).
         eval_expert_ckpt: the evaluation sync expert (trained separately from the generator's).
         segmenter_ckpt: articulator segmenter file, or None: no anatomical metrics (e.g. face
@@ -272,13 +394,17 @@ def evaluate(
         cfg: settings (default :class:`EvalConfig`).
         tracker: an open MLflow tracker (``log_params``, ``log_metrics``, ``log_artifact``;
             metrics and the report are logged to it) or None.
+        segmenter_accuracy: the segmenter's accuracy on real contour-labelled data (a JSON
+            file, module docstring, or its :class:`SegmenterAccuracy`), shown beside the
+            pseudo-label anatomy; None: not known.
 
     Returns:
         The flat metrics written to ``out_dir/metrics.json``.
 
     Raises:
         ValueError: no test utterances, a target speaker without adapt utterances, data that do
-            not match the models, or videos on different grids (names both values).
+            not match the models, videos on different grids (names both values), or a bad
+            segmenter accuracy file or one given without a segmenter.
     """
     from tqdm import tqdm
 
@@ -287,6 +413,10 @@ def evaluate(
     from mrisynth.synthesis import side_by_side
 
     cfg = cfg or EvalConfig()
+    if segmenter_accuracy is not None and segmenter_ckpt is None:
+        raise ValueError("segmenter accuracy given without a segmenter (no anatomy is scored)")
+    if isinstance(segmenter_accuracy, (str, Path)):
+        segmenter_accuracy = read_segmenter_accuracy(segmenter_accuracy)  # fail before any work
     prepared_csv = Path(prepared_csv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -338,12 +468,16 @@ def evaluate(
     rng = np.random.default_rng(cfg.seed)
     collected = _Collected()
     videos: list[str] = []
+    n_pseudo = 0
     for i, (entry, rec) in enumerate(
         tqdm(list(zip(tests, test_recs)), desc="evaluate", unit="utt", disable=None)
     ):
         seq = rec.seq
         phones = _phones(root, entry, seq)
-        truth = Truth.of(seq, phones, cfg.warp_stride, anatomy=scorer.anatomy)
+        truth = Truth.of(
+            seq, phones, cfg.warp_stride, anatomy=scorer.anatomy, segment=scorer.segment
+        )
+        n_pseudo += truth.anatomy is not None and truth.anatomy.is_pseudo
         refs = draw_references(seq, adapt[seq.speaker], cfg.conditions, rng)
         shuffled = test_recs[(i + 1) % len(test_recs)] if len(test_recs) > 1 else None
         scores = score_recording(rec, truth, methods[seq.speaker], refs, scorer, shuffled=shuffled)
@@ -360,6 +494,13 @@ def evaluate(
             videos.append(rel)
         logger.info("evaluated %s (%d/%d)", entry.id, i + 1, len(tests))
 
+    if n_pseudo:
+        logger.info(
+            "%d of %d test recordings have no labels: their anatomy is scored against %s",
+            n_pseudo,
+            len(tests),
+            ANATOMY_REFERENCES[PSEUDO_LABELS],
+        )
     retroflex = [retroflex_check(src, items) for src, items in sorted(collected.tip_x.items())]
     metrics = write_report(
         out,
@@ -372,6 +513,7 @@ def evaluate(
         extra_metrics=retroflex_metrics(retroflex),
         videos=videos,
         config=dataclasses.asdict(cfg),
+        segmenter_accuracy=None if segmenter_accuracy is None else segmenter_accuracy.as_dict(),
     )
     if tracker is not None:
         tracker.log_params({"evaluate": dataclasses.asdict(cfg)})

@@ -11,13 +11,27 @@ utterance with ``condition = "real"``: ``real`` (the recorded video scored by th
 expert), ``shuffled`` (the recorded video with another test utterance's audio) and
 ``segmenter`` (the segmenter on the recorded frames vs the ground-truth labels).
 
+**Anatomy reference.** A row with anatomy columns says what they were scored against in
+``anatomy_reference``: ``"ground_truth"`` (the recording's labels; the default of rows without
+the column) or ``"pseudo_labels"`` (a recording without labels: segmenter(synthesized) vs
+segmenter(real), agreement with the segmenter's reading of the real video, not anatomical
+truth). The two are never averaged together (:func:`split_by_anatomy_reference`): the usual
+keys (``model.image_audio.dice_mean``) hold anatomy against ground-truth labels only, and
+anatomy against pseudo-labels gets its own keys ``pseudo_labels.<method>.<condition>.<metric>``,
+tables and notes. A ``segmenter`` row against pseudo-labels (a perfect self-comparison) is
+dropped; the segmenter's accuracy on real contour-labelled data (``segmenter_accuracy``) is
+shown beside the pseudo-label anatomy instead.
+
 Files written by :func:`write_report`:
 
 - ``metrics.json``: flat ``{"model.image_audio.dice_mean": 0.83, "real.lse_d": 7.1, ...}``
   means (no NaN: unmeasured keys are dropped), usable as DVC metrics;
 - ``summary.json``: the same cells with 95% CI and ``n`` clips;
-- ``per_utterance.csv``, ``per_class.csv``, ``comparisons.csv``, ``offset_curve.csv``,
-  ``trajectories.csv`` (DVC plots data);
+- ``anatomy_reference.json`` (when anatomy is scored): which test utterances were scored
+  against which reference, the ``metrics.json`` key form of each, and the segmenter accuracy;
+- ``per_utterance.csv``, ``per_class.csv``, ``comparisons.csv`` (and
+  ``comparisons_pseudo_labels.csv``), ``offset_curve.csv``, ``trajectories.csv`` (DVC plots
+  data);
 - ``tables.md`` and ``report.html`` (per method × condition, per language, per speaker, per
   phoneme class, the seed-study LSE table, the retroflex-vs-dental check and the comparisons);
 - ``plots/*.png`` (matplotlib Agg).
@@ -39,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from mrisynth.evaluation.config import ANATOMY_REFERENCES, GROUND_TRUTH, PSEUDO_LABELS
 from mrisynth.evaluation.metrics_registry import METRICS, directions, find_metric, metric_names
 from mrisynth.metrics.stats import Summary, intervals_overlap, summarize
 
@@ -52,6 +67,7 @@ __all__ = [
     "COMPARED_METRICS",
     "RETROFLEX_PREFIX",
     "aggregate",
+    "split_by_anatomy_reference",
     "flat_metrics",
     "retroflex_metrics",
     "parse_metrics_key",
@@ -90,6 +106,36 @@ _SYNC_NOTE = (
     "numbers computed with the public SyncNet weights; read them beside the real video's "
     "scores from the same expert (row `real`) and the shuffled-audio control (row `shuffled`)."
 )
+#: Row columns scored against an anatomy reference (the registry's ``anatomy`` group).
+_ANATOMY_COLUMNS = frozenset(m.name for m in METRICS if m.group == "anatomy")
+_GROUND_TRUTH_NOTE = (
+    "Anatomy against **ground-truth labels**: the segmenter's labels of each video vs the "
+    "recording's label maps (metrics.json keys `<method>.<condition>.<metric>`); row "
+    "`segmenter` is the segmenter on the recorded frames vs the same labels."
+)
+_PSEUDO_NOTE = (
+    "Anatomy against **segmenter(real) pseudo-labels** (test recordings without labels): "
+    "without labels, anatomy is segmenter(synthesized) vs segmenter(real), so it measures "
+    "agreement with the segmenter's reading of the real video, **not anatomical truth**; the "
+    "segmenter's own errors are on both sides. These numbers have their own metrics.json keys "
+    "(`pseudo_labels.<method>.<condition>.<metric>`) and tables and are never averaged with "
+    "anatomy against ground-truth labels. There is no `segmenter` row for these recordings "
+    "(it would be a perfect self-comparison): read the segmenter's own accuracy on real, "
+    "labelled data beside them (section 'Segmenter accuracy on real data')."
+)
+_ACCURACY_NOTE = (
+    "How well the segmenter reads real frames bounds what the pseudo-label anatomy can tell. "
+    "Boundary distances: the segmenter's air-tissue boundary vs manual contours of real rtMRI "
+    "(mrisynth.evaluation.boundary), from the file named in 'source'."
+)
+#: Report names of the segmenter-accuracy fields (``mrisynth.evaluation.evaluate``).
+_ACCURACY_FIELDS = {
+    "symmetric_mm": "symmetric mean boundary distance (mm, lower better)",
+    "hd95_mm": "boundary HD95 (mm, lower better)",
+    "pred_to_ref_mm": "predicted -> manual mean distance (mm)",
+    "ref_to_pred_mm": "manual -> predicted mean distance (mm)",
+    "pred_scored": "fraction of the predicted boundary scored",
+}
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -146,6 +192,41 @@ def aggregate(
     return out
 
 
+def _reference(row: Mapping[str, Any]) -> str:
+    return row.get("anatomy_reference") or GROUND_TRUTH
+
+
+def split_by_anatomy_reference(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep anatomy against ground-truth labels and against pseudo-labels apart.
+
+    Args:
+        rows: per-clip (or per-class) rows; ``anatomy_reference`` absent = ground truth.
+
+    Returns:
+        ``(rows, pseudo_rows)``: every row, with the anatomy columns of pseudo-labelled rows
+        removed (their image, sync and temporal metrics do not depend on labels and stay);
+        and the pseudo-labelled rows with only their key columns and anatomy columns. A
+        ``segmenter`` row against pseudo-labels compares the segmenter with itself and is
+        dropped from both.
+    """
+    kept: list[dict[str, Any]] = []
+    pseudo: list[dict[str, Any]] = []
+    for r in rows:
+        if _reference(r) != PSEUDO_LABELS:
+            kept.append(dict(r))
+            continue
+        if r.get("method") == "segmenter":
+            logger.warning(
+                "%s: segmenter row against its own pseudo-labels dropped", r.get("utterance")
+            )
+            continue
+        kept.append({k: v for k, v in r.items() if k not in _ANATOMY_COLUMNS})
+        pseudo.append({k: v for k, v in r.items() if k in _ANATOMY_COLUMNS or not _num(v)})
+    return kept, pseudo
+
+
 def flat_metrics(cells: Mapping[tuple, Mapping[str, Summary]]) -> dict[str, float]:
     """``{"model.image_audio.dice_mean": mean, "real.lse_d": mean, ...}`` without NaN.
 
@@ -180,7 +261,9 @@ def parse_metrics_key(key: str) -> tuple[str, str | None, str]:
     ``"model.image_audio.dice_mean"`` → ``("model", "image_audio", "dice_mean")``;
     ``"real.lse_d"`` → ``("real", None, "lse_d")``; ``"retroflex_check.model.image_audio.
     dental_x_mm"`` → ``("model.image_audio", None, "dental_x_mm")`` (the inverse of
-    :func:`flat_metrics` and :func:`retroflex_metrics`).
+    :func:`flat_metrics` and :func:`retroflex_metrics`); anatomy against pseudo-labels keeps
+    its prefix on the method: ``"pseudo_labels.model.image_audio.dice_mean"`` →
+    ``("pseudo_labels.model", "image_audio", "dice_mean")``.
 
     Raises:
         ValueError: a key of neither form.
@@ -188,13 +271,16 @@ def parse_metrics_key(key: str) -> tuple[str, str | None, str]:
     parts = key.split(".")
     if parts[0] == RETROFLEX_PREFIX and len(parts) >= 3:
         return ".".join(parts[1:-1]), None, parts[-1]
+    if parts[0] == PSEUDO_LABELS and len(parts) == 4 and parts[1] not in REFERENCE_METHODS:
+        return f"{PSEUDO_LABELS}.{parts[1]}", parts[2], parts[3]
     if len(parts) == 2 and parts[0] in REFERENCE_METHODS:
         return parts[0], None, parts[1]
     if len(parts) == 3 and parts[0] not in REFERENCE_METHODS:
         return parts[0], parts[1], parts[2]
     raise ValueError(
         f"metrics key {key!r} is neither <method>.<condition>.<metric>, "
-        f"<{'|'.join(REFERENCE_METHODS)}>.<metric> nor {RETROFLEX_PREFIX}.<source>.<metric>"
+        f"<{'|'.join(REFERENCE_METHODS)}>.<metric>, {PSEUDO_LABELS}.<method>.<condition>."
+        f"<metric> nor {RETROFLEX_PREFIX}.<source>.<metric>"
     )
 
 
@@ -430,8 +516,9 @@ def _plot_trajectories(traj: Mapping[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(len(places), 1, figsize=(8, 1.8 * len(places)), sharex=True)
     axes = np.atleast_1d(axes)
     t = np.asarray(traj["time_s"])
+    reference = ANATOMY_REFERENCES[traj.get("anatomy_reference") or GROUND_TRUTH]
     for ax, place in zip(axes, places):
-        ax.plot(t, traj["reference"][place], label="reference (labels)", color="k")
+        ax.plot(t, traj["reference"][place], label=f"reference ({reference})", color="k")
         ax.plot(t, traj["synthesized"][place], label="synthesized (segmented)", color="C1")
         ax.set_ylabel(f"{place}\n(mm)", fontsize=8)
     axes[0].legend(fontsize=7)
@@ -456,6 +543,7 @@ def write_report(
     extra_metrics: Mapping[str, float] | None = None,
     videos: Sequence[str] = (),
     config: Mapping[str, Any] | None = None,
+    segmenter_accuracy: Mapping[str, Any] | None = None,
 ) -> dict[str, float]:
     """Aggregate per-clip rows and write every report file into ``out_dir``.
 
@@ -464,7 +552,8 @@ def write_report(
         rows: per-clip rows (module docstring).
         conditions: evaluated conditions, in display order.
         class_rows: per-clip, per-phoneme-class rows ``{utterance, method, condition,
-            phoneme_class, n_frames, l1_mask, tongue_tip_degree_err_mm, ...}``.
+            phoneme_class, n_frames, l1_mask, tongue_tip_degree_err_mm, ...}`` (with
+            ``anatomy_reference`` like ``rows``).
         retroflex: rows of the retroflex-vs-dental check ``{source, retroflex_x_mm,
             dental_x_mm, n_retroflex_frames, n_dental_frames, retroflex_behind_dental}``.
         offset_curve: ``{"offset_ms": [...], "real": [...], "model": [...], "shuffled": [...]}``.
@@ -472,6 +561,11 @@ def write_report(
         extra_metrics: further flat metrics to merge into ``metrics.json`` (NaN dropped).
         videos: paths (relative to ``out_dir``) of the side-by-side MP4s, linked in the report.
         config: the evaluation config, shown in the report.
+        segmenter_accuracy: the segmenter's accuracy on real contour-labelled data
+            ``{"file", "symmetric_mm", "hd95_mm"[, "source", "pred_to_ref_mm",
+            "ref_to_pred_mm", "pred_scored", "n_clips"]}``
+            (:class:`mrisynth.evaluation.evaluate.SegmenterAccuracy`), shown beside the
+            pseudo-label anatomy; None: not known.
 
     Returns:
         The flat metrics written to ``metrics.json``.
@@ -480,21 +574,44 @@ def write_report(
     (out / "plots").mkdir(parents=True, exist_ok=True)
     if not rows:
         raise ValueError("write_report: no evaluation rows (no test clips were scored)")
-    cells = aggregate(rows)
+    anatomy = _anatomy_references(rows)
+    scored, pseudo_rows = split_by_anatomy_reference(rows)
+    class_scored, pseudo_class_rows = split_by_anatomy_reference(class_rows)
+    cells = aggregate(scored)
+    pseudo_cells = aggregate(pseudo_rows) if pseudo_rows else {}
     metrics = flat_metrics(cells)
+    metrics.update({f"{PSEUDO_LABELS}.{k}": v for k, v in flat_metrics(pseudo_cells).items()})
     for k, v in (extra_metrics or {}).items():
         if _finite(v) or isinstance(v, bool):
             metrics[k] = float(v)
     metrics = dict(sorted(metrics.items()))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     summary = {
-        _cell_name(m, c): {k: vars(s) for k, s in v.items() if s.n} for (m, c), v in cells.items()
+        **{
+            _cell_name(m, c): {k: vars(s) for k, s in v.items() if s.n}
+            for (m, c), v in cells.items()
+        },
+        **{
+            f"{PSEUDO_LABELS}.{_cell_name(m, c)}": {k: vars(s) for k, s in v.items() if s.n}
+            for (m, c), v in pseudo_cells.items()
+        },
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    if anatomy or segmenter_accuracy:
+        (out / "anatomy_reference.json").write_text(
+            json.dumps(
+                _anatomy_reference_json(anatomy, segmenter_accuracy),
+                indent=1,
+                default=_json_default,
+            )
+        )
 
     write_csv(rows, out / "per_utterance.csv")
     comparisons = compare_methods(cells)
     write_csv(comparisons, out / "comparisons.csv")
+    pseudo_comparisons = _pseudo_comparisons(pseudo_cells)
+    if pseudo_comparisons:
+        write_csv(pseudo_comparisons, out / f"comparisons_{PSEUDO_LABELS}.csv")
     if class_rows:
         write_csv(class_rows, out / "per_class.csv")
     if offset_curve is not None:
@@ -528,7 +645,7 @@ def write_report(
 
     plots = []
     for name, fn, arg in (
-        ("metric_distributions.png", _plot_distributions, rows),
+        ("metric_distributions.png", _plot_distributions, scored),
         ("offset_curve.png", _plot_offset_curve, offset_curve),
         ("trajectories.png", _plot_trajectories, trajectories),
     ):
@@ -539,10 +656,21 @@ def write_report(
             except (ValueError, KeyError) as e:  # a plot must not lose the numbers
                 logger.warning("plot %s failed: %s", name, e)
 
-    sections = _sections(rows, cells, conditions, class_rows, retroflex, comparisons)
+    # the definitions cover the pseudo-label anatomy too (an unlabelled corpus has no other)
+    pseudo_columns = [*_metric_columns(pseudo_rows), *_metric_columns(pseudo_class_rows)]
+    sections = _sections(
+        scored, cells, conditions, class_scored, retroflex, comparisons, pseudo_columns
+    )
+    if anatomy or segmenter_accuracy:
+        # right after the method × condition table, which holds the ground-truth anatomy
+        sections[1:1] = _anatomy_sections(
+            anatomy, cells, pseudo_cells, pseudo_class_rows, pseudo_comparisons, segmenter_accuracy
+        )
     md = ["# mrisynth evaluation", "", _SYNC_NOTE, ""]
-    for title, (headers, table) in sections:
-        md += [f"## {title}", "", markdown_table(headers, table), ""]
+    for title, (headers, table), note in sections:
+        md += [f"## {title}", ""]
+        md += [note, ""] if note else []
+        md += [markdown_table(headers, table), ""]
     (out / "tables.md").write_text("\n".join(md))
     _write_html(out / "report.html", sections, plots, videos, metrics, config)
     return metrics
@@ -554,15 +682,151 @@ def _json_default(o: Any) -> Any:
     return None if isinstance(o, float) and not math.isfinite(o) else str(o)
 
 
-def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
+# ---------------------------------------------------------------------------------- anatomy
+def _anatomy_references(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """``{reference: [utterance, ...]}`` of the rows with anatomy columns (none: ``{}``)."""
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if r.get("method") in REFERENCE_METHODS and r.get("method") != "segmenter":
+            continue
+        if not any(k in _ANATOMY_COLUMNS for k in r) and "anatomy_reference" not in r:
+            continue
+        utts = out.setdefault(_reference(r), [])
+        if str(r.get("utterance")) not in utts:
+            utts.append(str(r.get("utterance")))
+    return {k: out[k] for k in ANATOMY_REFERENCES if k in out}
+
+
+def _key_form(reference: str) -> str:
+    key = "<method>.<condition>.<metric>"
+    return key if reference == GROUND_TRUTH else f"{reference}.{key}"
+
+
+def _anatomy_reference_json(
+    anatomy: Mapping[str, list[str]], accuracy: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "references": {
+            ref: {
+                "name": ANATOMY_REFERENCES[ref],
+                "utterances": utts,
+                "metrics_keys": _key_form(ref),
+            }
+            for ref, utts in anatomy.items()
+        },
+        "note": (_PSEUDO_NOTE if PSEUDO_LABELS in anatomy else _GROUND_TRUTH_NOTE).replace(
+            "**", ""
+        ),
+        "segmenter_accuracy": dict(accuracy) if accuracy else None,
+    }
+
+
+def _pseudo_comparisons(
+    pseudo_cells: Mapping[tuple, Mapping[str, Summary]],
+) -> list[dict[str, Any]]:
+    """Model vs baselines on the anatomy against pseudo-labels, said so in every verdict."""
+    name = ANATOMY_REFERENCES[PSEUDO_LABELS]
+    out = compare_methods(pseudo_cells, metric_names("compare", "anatomy"))
+    for c in out:
+        c["anatomy_reference"] = PSEUDO_LABELS
+        c["verdict"] += f" [anatomy vs {name}]"
+    return out
+
+
+def _accuracy_table(
+    cells: Mapping[tuple, Mapping[str, Summary]], accuracy: Mapping[str, Any] | None
+) -> tuple[list[str], list[list[str]]]:
+    """The segmenter's own accuracy: from the accuracy file and from this evaluation's
+    recordings with ground-truth labels (row ``segmenter``)."""
+    table: list[list[str]] = []
+    if accuracy:
+        source = str(accuracy["file"])
+        if accuracy.get("source"):
+            source += f" ({accuracy['source']})"
+        data = "real rtMRI with manual contours"
+        if accuracy.get("n_clips") is not None:
+            data += f", {accuracy['n_clips']} clips"
+        table += [
+            [source, data, label, _show(float(accuracy[k]))]
+            for k, label in _ACCURACY_FIELDS.items()
+            if accuracy.get(k) is not None
+        ]
+    seg = cells.get(("segmenter", "real"), {})
+    for m in ("dice_mean", "hd95_mean_mm", "degree_err_mean_mm"):
+        if m in seg and seg[m].n:
+            n = seg["n_clips"].n
+            table.append(
+                [
+                    "this evaluation, row `segmenter`",
+                    f"{n} test clip(s) with ground-truth labels",
+                    f"{m} ({find_metric(m).better})",
+                    _fmt(seg[m]),
+                ]
+            )
+    if not table:
+        table.append(
+            ["not given", "", "", "pass --segmenter-accuracy FILE.json (mrisynth evaluate --help)"]
+        )
+    return ["source", "data", "metric", "value"], table
+
+
+def _anatomy_sections(anatomy, cells, pseudo_cells, pseudo_class_rows, comparisons, accuracy):
+    """The anatomy-reference sections: which reference each recording's anatomy used, and
+    the anatomy against pseudo-labels with the segmenter's own accuracy beside it."""
+    pseudo = PSEUDO_LABELS in anatomy
+    name = ANATOMY_REFERENCES[PSEUDO_LABELS]
+    table = [[ANATOMY_REFERENCES[r], str(len(u)), _key_form(r)] for r, u in anatomy.items()]
+    note = _PSEUDO_NOTE if pseudo else _GROUND_TRUTH_NOTE
+    if pseudo and GROUND_TRUTH in anatomy:
+        note = f"{_GROUND_TRUTH_NOTE}\n\n{_PSEUDO_NOTE}"
+    out = [
+        (
+            "Anatomy reference",
+            (["anatomy reference", "test utterances", "metrics.json keys"], table),
+            note,
+        )
+    ]
+    if pseudo:
+        out.append(
+            (
+                f"Anatomy vs {name} (method × condition, mean [95% CI])",
+                _summary_table(
+                    pseudo_cells, metric_names("table", "anatomy"), ("method", "condition")
+                ),
+                f"Segmenter(synthesized) vs segmenter(real): agreement with the segmenter's reading "
+                f"of the real video, not anatomical truth (metrics.json keys {_key_form(PSEUDO_LABELS)}).",
+            )
+        )
+    if pseudo or accuracy:
+        out.append(
+            ("Segmenter accuracy on real data", _accuracy_table(cells, accuracy), _ACCURACY_NOTE)
+        )
+    if pseudo_class_rows:
+        sub = aggregate(pseudo_class_rows, ("phoneme_class", "method", "condition"))
+        metrics = [k for k in _metric_columns(pseudo_class_rows) if k != "n_frames"]
+        if metrics:
+            out.append(
+                (
+                    f"Per phoneme class, anatomy vs {name} (frame errors, mean over clips)",
+                    _summary_table(sub, metrics, ("class", "method", "condition")),
+                    "",
+                )
+            )
+    if comparisons:
+        out.append((f"Model vs baselines, anatomy vs {name}", _dict_table(comparisons), ""))
+    return out
+
+
+def _sections(rows, cells, conditions, class_rows, retroflex, comparisons, more_columns=()):
     sections = [
         (
             "Method × condition (mean [95% CI])",
             _summary_table(cells, metric_names("table"), ("method", "condition")),
+            "",
         )
     ]
     headers, table = language_lse_table(rows, conditions)
-    sections.append(("LSE per language (evaluation expert)", (headers, table)))
+    sections.append(("LSE per language (evaluation expert)", (headers, table), ""))
     for by, title in (("language", "Per language"), ("speaker", "Per speaker")):
         sub = aggregate(rows, (by, "method", "condition"))
         sections.append(
@@ -573,6 +837,7 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
                     metric_names("breakdown"),
                     (by, "method", "condition"),
                 ),
+                "",
             )
         )
     if class_rows:
@@ -582,6 +847,7 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
             (
                 "Per phoneme class (frame errors, mean over clips)",
                 _summary_table(sub, metrics, ("class", "method", "condition")),
+                "",
             )
         )
     if retroflex:
@@ -589,14 +855,21 @@ def _sections(rows, cells, conditions, class_rows, retroflex, comparisons):
             (
                 "Retroflex vs dental: tongue-tip constriction location x (mm, grows posteriorly)",
                 _dict_table(retroflex),
+                "",
             )
         )
     if comparisons:
-        sections.append(("Model vs baselines", _dict_table(comparisons)))
-    columns = [*_metric_columns(rows), *_metric_columns(class_rows)]
+        sections.append(("Model vs baselines", _dict_table(comparisons), ""))
+    columns = [*_metric_columns(rows), *_metric_columns(class_rows), *more_columns]
     columns += [k for r in retroflex for k in r if k != "source"]
-    sections.append(("Metric definitions", metric_definitions(columns)))
+    sections.append(("Metric definitions", metric_definitions(columns), ""))
     return sections
+
+
+def _html_note(note: str) -> str:
+    """A markdown note as HTML paragraphs (``**bold**`` marks dropped)."""
+    paras = [html.escape(p.replace("**", "")) for p in note.split("\n\n")]
+    return "".join(f"<p class='note'>{p}</p>" for p in paras)
 
 
 def _write_html(path, sections, plots, videos, metrics, config) -> None:
@@ -606,10 +879,12 @@ def _write_html(path, sections, plots, videos, metrics, config) -> None:
         "font-size:12px;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:2px 6px}"
         "th{background:#eee}.note{background:#fff6d5;padding:8px}</style></head><body>",
         "<h1>mrisynth evaluation</h1>",
-        f"<p class='note'>{html.escape(_SYNC_NOTE.replace('**', ''))}</p>",
+        _html_note(_SYNC_NOTE),
     ]
-    for title, (headers, table) in sections:
-        parts += [f"<h2>{html.escape(title)}</h2>", html_table(headers, table)]
+    for title, (headers, table), note in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts += [_html_note(note)] if note else []
+        parts.append(html_table(headers, table))
     if plots:
         parts.append("<h2>Plots</h2>")
         parts += [f"<p><img src='{html.escape(p)}' style='max-width:100%'></p>" for p in plots]

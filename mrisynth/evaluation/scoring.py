@@ -6,21 +6,27 @@ methods.Recording` it scores
 - the recording itself with the evaluation expert (``real``), with its audio shifted by each
   of ``offset_test_frames`` (the recovered offset must equal the shift), with another test
   recording's audio (``shuffled``, must be clearly worse), and the segmenter on the recorded
-  frames (``segmenter``: its own accuracy vs the labels);
+  frames (``segmenter``: its own accuracy vs the labels; left out for a recording without
+  labels, where it would be compared with itself);
 - every :class:`~mrisynth.evaluation.methods.Method` in every condition against the recording
   (:meth:`Scorer.score_video`): the image metrics of the metric registry, sync with the
   evaluation expert, anatomy of the segmented frames, temporal coherence.
 
 What depends on the recording only — its frames as floats and their luminance, the optical
-flows, the phones, the ground-truth anatomy — is computed once (:class:`Truth`). The rows'
+flows, the phones, the reference anatomy — is computed once (:class:`Truth`). The rows'
 columns are the names of :mod:`mrisynth.evaluation.metrics_registry`.
+
+The reference anatomy is the recording's labels or, without labels (real rtMRI), the
+segmenter's labels of its real frames (pseudo-labels): anatomy is then segmenter(synthesized)
+vs segmenter(real). Every row with anatomy columns carries ``anatomy_reference``
+(``"ground_truth"`` or ``"pseudo_labels"``) so that the report keeps the two apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +35,7 @@ from mrisynth.data.intensity import to_unit
 from mrisynth.data.sequence import SpeechMRISequence
 from mrisynth.data.spec import DataSpec
 from mrisynth.evaluation.anatomy import AnatomyTruth, nanmean, score_anatomy
-from mrisynth.evaluation.config import EvalConfig
+from mrisynth.evaluation.config import GROUND_TRUTH, PSEUDO_LABELS, EvalConfig
 from mrisynth.evaluation.methods import Method, Recording
 from mrisynth.evaluation.metrics_registry import METRICS
 from mrisynth.evaluation.phones import class_rows
@@ -141,7 +147,8 @@ class Truth:
         luminance: ``(T, H, W)`` their luminance (the temporal metrics' input).
         flows: optical flows of the luminance (:func:`mrisynth.metrics.temporal.reference_flows`).
         phones: the phone symbol of every frame (None: none).
-        anatomy: the ground-truth anatomy, or None where anatomy is not scored.
+        anatomy: the reference anatomy (the labels, or the segmenter's pseudo-labels of a
+            recording without labels), or None where anatomy is not scored.
     """
 
     frames: np.ndarray
@@ -157,16 +164,39 @@ class Truth:
         phones: list[str | None],
         warp_stride: int,
         anatomy: bool,
+        segment: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Truth:
-        """Prepare a recording for scoring (``anatomy``: measure its labels too)."""
+        """Prepare a recording for scoring.
+
+        Args:
+            seq: the recording; phones: the phone of every frame.
+            warp_stride: frame pairs between warping-error flows.
+            anatomy: measure its reference anatomy too: its labels, or for a recording without
+                labels the labels ``segment`` gives its frames (pseudo-labels).
+            segment: ``(T, H, W[, C])`` float frames in [0, 1] → ``(T, H, W)`` label ids
+                (:meth:`Scorer.segment`); only used without labels.
+
+        Raises:
+            ValueError: anatomy asked of a recording without labels and no ``segment``.
+        """
         frames = to_unit(seq.frames)
         luminance = _luminance(frames)
+        truth = None
+        if anatomy and seq.labels is not None:
+            truth = AnatomyTruth.of(seq.labels, seq.spacing_mm, GROUND_TRUTH)
+        elif anatomy:
+            if segment is None:
+                raise ValueError(
+                    f"{seq.utterance_id}: no labels to score anatomy and no segmenter to "
+                    "pseudo-label the real frames"
+                )
+            truth = AnatomyTruth.of(segment(frames), seq.spacing_mm, PSEUDO_LABELS)
         return cls(
             frames=frames,
             luminance=luminance,
             flows=reference_flows(luminance, warp_stride),
             phones=phones,
-            anatomy=AnatomyTruth.of(seq.labels, seq.spacing_mm) if anatomy else None,
+            anatomy=truth,
         )
 
 
@@ -194,7 +224,8 @@ class RecordingScores:
     """Everything :func:`score_recording` measured on one recording.
 
     Attributes:
-        rows: per-clip rows (``real``, ``shuffled``, ``segmenter``, then method × condition).
+        rows: per-clip rows (``real``, ``shuffled``, ``segmenter`` with ground-truth labels
+            only, then method × condition).
         class_rows: per-phoneme-class rows of every method × condition.
         tongue_tip_x: ``(T,)`` tongue-tip constriction x (mm) by source (``reference``,
             ``segmenter``, ``<method>.<condition>``), for the retroflex check.
@@ -344,7 +375,8 @@ def _real_rows(
     out: RecordingScores,
 ) -> None:
     """The rows of the recording itself: ``real`` (with the shift tests), ``shuffled`` and
-    ``segmenter``."""
+    ``segmenter`` (only against ground-truth labels: against its own pseudo-labels it would
+    score a perfect self-comparison)."""
     seq, gt, k = recording.seq, truth.frames, out.max_offset
     real = scorer.sync(gt, recording, seq.audio_offset_s, k)
     real_row = {**base, "method": "real", "condition": "real", "n_frames": float(len(gt))}
@@ -372,21 +404,27 @@ def _real_rows(
         out.curves["shuffled"] = sh.distances
     else:
         logger.warning("only one test utterance: no shuffled-audio control")
-    if truth.anatomy is not None:
+    if truth.anatomy is not None and truth.anatomy.is_pseudo:
+        # the pseudo-labels are the segmenter's reading of these very frames: its tongue tip
+        # is the segmenter's, never the reference's (the retroflex check keeps them apart)
+        out.tongue_tip_x["segmenter"] = truth.anatomy.tongue_tip_x
+    elif truth.anatomy is not None:
         out.tongue_tip_x["reference"] = truth.anatomy.tongue_tip_x
         seg = score_anatomy(scorer.segment(gt), truth.anatomy, scorer.cfg.hd95_stride)
-        out.rows.append({**base, "method": "segmenter", "condition": "real", **seg.row})
+        cell = {**base, "method": "segmenter", "condition": "real"}
+        out.rows.append({**cell, "anatomy_reference": GROUND_TRUTH, **seg.row})
         out.tongue_tip_x["segmenter"] = seg.tongue_tip_x
 
 
 def _trajectories(
     recording: Recording, truth: Truth, condition: str, score: VideoScore
 ) -> dict[str, Any]:
-    """Constriction-degree trajectories of a scored video vs the recording's labels."""
+    """Constriction-degree trajectories of a scored video vs the recording's reference labels."""
     seq = recording.seq
     return {
         "utterance": seq.utterance_id,
         "condition": condition,
+        "anatomy_reference": truth.anatomy.reference,
         "places": list(CONSTRICTION_PLACES),
         "time_s": (np.arange(seq.n_frames) + 0.5) / seq.fps,
         "reference": {p: truth.anatomy.measures[f"{p}_degree_mm"] for p in CONSTRICTION_PLACES},
@@ -418,7 +456,8 @@ def score_recording(
             the sample video and the trajectories.
 
     Returns:
-        The rows and the per-recording data the report aggregates.
+        The rows and the per-recording data the report aggregates; rows with anatomy columns
+        (and their phoneme-class rows) carry ``anatomy_reference``.
     """
     seq = recording.seq
     base = {"utterance": seq.utterance_id, "speaker": seq.speaker, "language": seq.language}
@@ -431,6 +470,8 @@ def score_recording(
             pred = np.asarray(method.predict(recording, ref.frames), np.float32)
             score = scorer.score_video(pred, recording, truth, out.max_offset)
             cell = {**base, "method": method.name, "condition": ref.condition}
+            if truth.anatomy is not None:
+                cell["anatomy_reference"] = truth.anatomy.reference
             out.rows.append({**cell, "reference_utterance": ref.utterance, **score.row})
             out.class_rows += class_rows(score.per_frame, truth.phones, cell)
             if score.tongue_tip_x is not None:

@@ -314,32 +314,8 @@ def test_anatomy_of_the_reference_itself_and_one_lost_tongue():
 
 
 # ---------------------------------------------------------------------------------- end to end
-#: The tiny segmenter of the end-to-end runs.
-_SEG_FEATURES = (8, 8, 16, 16, 32, 8)
-
-
-def _tiny_prepared(root, pretrain_speakers, adapt_per_language):
-    """A tiny phantom corpus (one target speaker, en + ta, one test utterance each), prepared
-    at 32 px and 25 fps."""
-    from mrisynth.data.prepare import PrepareConfig, prepare_manifest
-    from mrisynth.phantom.corpus import PhantomConfig, build_corpus
-
-    phantom = PhantomConfig(
-        n_pretrain_speakers=pretrain_speakers,
-        n_target_speakers=1,
-        languages=("en", "ta"),
-        pretrain_utterances_per_language=1,
-        adapt_utterances_per_language=adapt_per_language,
-        test_utterances_per_language=1,
-        face=False,
-        workers=1,
-    )
-    manifest = build_corpus(phantom, root / "phantom", progress=False)
-    return prepare_manifest(manifest, root / "prep", PrepareConfig(img_size=32, fps=25.0))
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_model_cfg):
+def tiny_run(tmp_path_factory, tiny_model_cfg, tiny_seg_cfg, tiny_prepared):
     """Tiny trained models evaluated on a tiny phantom: ``(metrics, out_dir, tracker)``."""
     import torch
 
@@ -351,12 +327,11 @@ def tiny_run(tmp_path_factory, tiny_model_cfg):
     from mrisynth.evaluation.evaluate import evaluate
     from mrisynth.losses import GeneratorLossWeights
     from mrisynth.models.artifacts import save_segmenter
-    from mrisynth.models.segmenter import SegmenterConfig
 
     tmp_path = tmp_path_factory.mktemp("tiny_run")
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    prepared = _tiny_prepared(tmp_path, pretrain_speakers=2, adapt_per_language=2)
+    prepared = tiny_prepared(tmp_path, pretrain_speakers=2, adapt_per_language=2)
     pre, adapt = load_prepared(prepared, "pretrain"), load_prepared(prepared, "adapt")
     model_cfg = tiny_model_cfg
 
@@ -394,7 +369,7 @@ def tiny_run(tmp_path_factory, tiny_model_cfg):
     )
     frames = np.concatenate([s.frames for s in pre]).astype(np.float32) / 255
     labels = np.concatenate([s.labels for s in pre])
-    seg_cfg = SegmenterConfig(img_size=32, features=_SEG_FEATURES, augment=False, lr=1e-2)
+    seg_cfg = dataclasses.replace(tiny_seg_cfg, lr=1e-2)
     seg, _ = train_segmenter(
         frames,
         labels,
@@ -480,44 +455,6 @@ def _assert_registry_covers(metrics_json):
     assert not missing, f"metrics.json keys without a metric_registry entry: {missing}"
 
 
-def _save_untrained(root, model_cfg, fps=None):
-    """Random-weight generator and expert files of ``model_cfg`` (optionally at another fps)."""
-    import torch
-
-    from mrisynth.data.spec import DataSpec
-    from mrisynth.models.artifacts import Artifact, save_artifact
-    from mrisynth.models.builders import build_generator, build_sync_expert
-
-    if fps is not None:
-        model_cfg = dataclasses.replace(model_cfg, fps=fps)
-    torch.manual_seed(0)
-    spec, config = DataSpec.of_model(model_cfg), dataclasses.asdict(model_cfg)
-    mask = np.zeros((32, 32), bool)
-    mask[8:28, 4:28] = True
-    root.mkdir(parents=True, exist_ok=True)
-    gen = {"generator": build_generator(model_cfg).state_dict()}
-    save_artifact(root / "generator.pt", Artifact("generator", gen, config, spec, mask=mask))
-    expert = {"expert": build_sync_expert(model_cfg).state_dict()}
-    save_artifact(root / "expert.pt", Artifact("sync_expert", expert, config, spec))
-    return root / "generator.pt", root / "expert.pt"
-
-
-@pytest.fixture(scope="module")
-def untrained(tmp_path_factory, tiny_model_cfg):
-    """A tiny prepared phantom and random-weight models of the tiny config (fast: the keys of
-    ``metrics.json`` do not depend on training). ``(prepared_csv, generator, expert, segmenter,
-    root)``."""
-    from mrisynth.models.artifacts import save_segmenter
-    from mrisynth.models.segmenter import SegmenterConfig, build_segmenter
-
-    root = tmp_path_factory.mktemp("untrained")
-    prepared = _tiny_prepared(root, pretrain_speakers=1, adapt_per_language=1)
-    gen, expert = _save_untrained(root / "models", tiny_model_cfg)
-    seg_cfg = SegmenterConfig(img_size=32, features=_SEG_FEATURES, augment=False)
-    save_segmenter(root / "models/seg.pt", build_segmenter(seg_cfg), seg_cfg)
-    return prepared, gen, expert, root / "models/seg.pt", root
-
-
 _UNTRAINED_CFG = EvalConfig(n_videos=1, offset_test_frames=(-2, 2), hd95_stride=50, warp_stride=16)
 
 
@@ -545,15 +482,17 @@ def test_metric_registry_covers_metrics_of_an_evaluation(untrained, anatomy):
     assert "SSIM with a 7×7 uniform window" in (out / "tables.md").read_text()
 
 
-def test_evaluate_checks_models_and_data_against_the_data_spec(untrained, tiny_model_cfg):
+def test_evaluate_checks_models_and_data_against_the_data_spec(
+    untrained, tiny_model_cfg, save_untrained
+):
     from mrisynth.evaluation.evaluate import evaluate
 
     prepared, gen, expert, seg, root = untrained
-    _, expert_50 = _save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
+    _, expert_50 = save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
     with pytest.raises(ValueError, match=r"evaluation expert .* vs generator .*: expert fps 50.0 "
                        r"!= generator fps 25.0"):  # fmt: skip
         evaluate(prepared, gen, expert_50, seg, root / "bad", _UNTRAINED_CFG)
-    gen_50, _ = _save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
+    gen_50, _ = save_untrained(root / "fps50", tiny_model_cfg, fps=50.0)
     with pytest.raises(ValueError, match=r"prepared.csv: .*: data fps 25 != model fps 50"):
         evaluate(prepared, gen_50, expert_50, seg, root / "bad", _UNTRAINED_CFG)
 
