@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "a new speaker from their own recordings: adapt the experts, fine-tune the generator, "
         "report on a held-out part",
     ),
+    "evaluate-languages": (
+        "evaluate_languages",
+        "evaluate, then the per-language table (LSE, SSIM, anatomy; image+audio, video+audio)",
+    ),
     "synthesize": (
         "synthesize",
         "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
