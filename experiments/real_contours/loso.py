@@ -129,8 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--contours",
-        type=Path,
-        default=None,
+        default="",
         help="folder of <SPK>_<NNN>.avi + .mat (default $MRISYNTH_SHARED/data/real-rtmri-contours)",
     )
     ap.add_argument(
@@ -162,7 +161,9 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     work = args.work or Path(tempfile.mkdtemp(prefix="mrisynth-loso-"))
-    folder = args.contours or shared_root() / "data" / "real-rtmri-contours"
+    folder = (
+        Path(args.contours) if args.contours else shared_root() / "data" / "real-rtmri-contours"
+    )
     if not folder.is_dir():
         raise SystemExit(f"contour clips not found: {folder} (set MRISYNTH_SHARED)")
     seg_paths = dict(s.split("=", 1) for s in args.segmenter)

@@ -13,11 +13,12 @@ from mrisynth.evaluation.evaluate import EvalConfig
 from mrisynth.phantom.corpus import PhantomConfig
 
 REPO = Path(__file__).resolve().parents[2]
-#: The study pipelines (phantom -> evaluate); real_contours builds on quickstart's outputs.
+#: The study pipelines (phantom -> evaluate); real_contours and real_template build on
+#: quickstart's models.
 EXPERIMENTS = sorted(
     p.parent.name
     for p in (REPO / "experiments").glob("*/params.yaml")
-    if p.parent.name != "real_contours"
+    if p.parent.name not in ("real_contours", "real_template")
 )
 STAGES = {
     "expert": "expert",
@@ -120,3 +121,19 @@ def test_real_contours_segmenter_stage_resolves():
     cfg = from_dict(SegmenterConfig, {**base["opt"], "img_size": 48}, where="opt")
     assert cfg.domain is not None and cfg.domain.prob == 0.5
     assert base["train"]["max_steps"] == 300
+
+
+def test_real_template_params_resolve():
+    """The real-recordings template: its phantom (the unseen domain) and adapt sections resolve
+    against their schemas, and every speaker it adapts gets an adapt stage."""
+    from mrisynth.recipes.adapt import AdaptConfig
+
+    params = REPO / "experiments" / "real_template" / "params.yaml"
+    raw = yaml.safe_load(params.read_text())
+    cfg = from_dict(PhantomConfig, load_section("phantom", None, params=params), where="phantom")
+    assert cfg.fps != 83.28 and cfg.matrix == 68  # not the quickstart's domain
+    from_dict(AdaptConfig, raw["adapt"], where="adapt")
+    dvc = yaml.safe_load((REPO / "experiments" / "real_template" / "dvc.yaml").read_text())
+    assert dvc["stages"]["adapt"]["foreach"] == "${speakers}"
+    assert raw["speakers"] and all(isinstance(s, str) for s in raw["speakers"])
+    assert {"recordings", "adapt", "judge", "anatomy"} <= set(dvc["stages"])
