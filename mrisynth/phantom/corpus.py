@@ -33,7 +33,14 @@ from mrisynth.phantom.labels import MEASURE_NAMES
 if TYPE_CHECKING:
     from mrisynth.phantom.mri import MRIAppearance
 
-__all__ = ["PhantomConfig", "Utterance", "plan_corpus", "synthesize_utterance", "build_corpus"]
+__all__ = [
+    "PhantomConfig",
+    "Utterance",
+    "plan_corpus",
+    "synthesize_utterance",
+    "render_utterance_mri",
+    "build_corpus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -194,19 +201,51 @@ def _speaker_rng(cfg: PhantomConfig, speaker_index: int) -> np.random.Generator:
     return np.random.default_rng([cfg.seed, 1000 + speaker_index])
 
 
+def render_utterance_mri(
+    cfg: PhantomConfig, utt: Utterance, labels_hr: np.ndarray, appearance=None
+) -> np.ndarray:
+    """The MRI frames of an utterance's supersampled label maps, as the corpus stores them.
+
+    Args:
+        cfg: the corpus config (supersampling, frame rate, seed, and the appearance unless
+            ``appearance`` is given).
+        utt: the utterance (its speaker and seed fix the texture, coil map and noise draws).
+        labels_hr: ``(T, H * s, W * s)`` label ids (``synthesize_utterance(...)["labels_hr"]``).
+        appearance: an :class:`~mrisynth.phantom.mri.MRIAppearance` to render with instead of
+            the config's (the same anatomy and noise draws in another look).
+
+    Returns:
+        ``(T, H, W)`` uint16 frames, 12-bit like scanners.
+    """
+    from mrisynth.phantom.mri import render_mri
+
+    # per-speaker tissue texture and coil map: seeded by the speaker, so they stay fixed
+    frames = render_mri(
+        labels_hr,
+        supersample=cfg.supersample,
+        appearance=appearance if appearance is not None else cfg.mri_appearance(),
+        rng=np.random.default_rng([cfg.seed, 2000 + utt.speaker_index, utt.seed]),
+        fps=cfg.fps,
+    )
+    return np.clip(np.rint(frames * 4095.0), 0, 4095).astype(np.uint16)
+
+
 def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     """Synthesise one utterance in memory.
 
     Returns a dict with ``sequence`` (SpeechMRISequence with labels, audio at offset 0),
     ``measures`` (dict of ``(T,)`` arrays, mm), ``tongue_contours`` ``(T, K, 2)`` mm,
-    ``segments`` (phone segments), ``transcript``, and ``face`` (FaceVideo or None).
+    ``segments`` (phone segments), ``transcript``, ``face`` (FaceVideo or None) and
+    ``labels_hr`` (the supersampled label maps the MRI was rendered from: re-rendering them
+    with another appearance and the same seed, :func:`render_utterance_mri`, changes the look
+    and nothing else).
     """
     from mrisynth.data.sequence import SpeechMRISequence
     from mrisynth.phantom.acoustics import synthesize_speech
     from mrisynth.phantom.anatomy import sample_anatomy
     from mrisynth.phantom.articulation import ARTICULATORY_PARAMS, plan_trajectory
     from mrisynth.phantom.geometry import VocalTractGeometry
-    from mrisynth.phantom.mri import downsample_labels, render_mri
+    from mrisynth.phantom.mri import downsample_labels
     from mrisynth.phantom.text import load_sentences, sentence_segments
 
     spk_rng = _speaker_rng(cfg, utt.speaker_index)
@@ -231,15 +270,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
         supersample=cfg.supersample,
         head_pose=pose,
     )
-    appearance = cfg.mri_appearance()
-    # per-speaker tissue texture and coil map: seeded by the speaker, so they stay fixed
-    frames = render_mri(
-        labels_hr,
-        supersample=cfg.supersample,
-        appearance=appearance,
-        rng=np.random.default_rng([cfg.seed, 2000 + utt.speaker_index, utt.seed]),
-        fps=cfg.fps,
-    )
+    frames = render_utterance_mri(cfg, utt, labels_hr)
     labels = downsample_labels(labels_hr, cfg.supersample)
     measures = geometry.measures(states)
     contours = geometry.tongue_contours(states)
@@ -265,11 +296,8 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     n_audio = int(round(n_frames / cfg.fps * cfg.sample_rate))
     audio = _fit_length(audio, n_audio)
 
-    frames_u16 = np.clip(np.rint(frames * 4095.0), 0, 4095).astype(
-        np.uint16
-    )  # 12-bit like scanners
     seq = SpeechMRISequence(
-        frames=frames_u16,
+        frames=frames,
         fps=cfg.fps,
         spacing_mm=(cfg.spacing_mm, cfg.spacing_mm),
         audio=audio,
@@ -288,6 +316,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
         "sequence": seq,
         "measures": measures,
         "tongue_contours": contours,
+        "labels_hr": labels_hr,
         "segments": segments,
         "transcript": sentence.text,
         "face": face,
