@@ -1,6 +1,7 @@
-"""End-to-end speed and memory of ``mrisynth synthesize`` on the CPU.
+"""End-to-end speed and memory of ``mrisynth synthesize`` and ``mrisynth dub`` on the CPU.
 
-Run: ``python benchmarks/bench_synthesize.py [--durations 10 60] [--threads 2]``. For each
+Run: ``python benchmarks/bench_synthesize.py [--durations 10 60] [--threads 2] [--command
+synthesize|dub]``. For each
 audio duration a fresh process runs the whole command path in-process — audio decode (WAV),
 reference read (a phantom NIfTI clip, 84×84 px at 2.4 mm, temporal-variance ROI), log-mel
 features, the ``mri_small`` generator (random weights: speed does not depend on training) at
@@ -11,6 +12,10 @@ features, the ``mri_small`` generator (random weights: speed does not depend on 
 - peak RSS of that process (``resource.getrusage``), which should stay flat with duration
   (the video path is streamed in chunks; only the decoded audio, 64 kB per second at
   16 kHz, grows).
+
+``--command dub``: the talking-face path instead — a still face photo (scikit-image's
+astronaut, 512×512 px, Haar-cascade detection), the ``face96`` generator (random weights) at
+25 fps, feathered paste-back into the 512 px frame and an RGB H.264/AAC MP4.
 
 The inputs are made in the parent process; the child times Python's imports apart
 ("imports s"), then the command itself (the first log-mel call includes librosa's JIT).
@@ -36,9 +41,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "tests" / "data" / "real_speech" / "arctic_a0009.wav"
 
 
-def _inputs(folder: Path, duration_s: float) -> None:
-    """A random-weights ``mri_small`` generator file, a phantom reference clip and a WAV of
-    ``duration_s`` seconds of real speech (CMU ARCTIC a0009 repeated)."""
+def _face_inputs(folder: Path) -> None:
+    """A random-weights ``face96`` generator (lower-half mask) and a face photo."""
+    import imageio.v3 as iio
+    import torch
+    from skimage.data import astronaut
+
+    from mrisynth.data.spec import DataSpec
+    from mrisynth.models.artifacts import Artifact, save_artifact
+    from mrisynth.models.builders import ModelConfig, build_generator
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("face96")
+    mask = np.zeros((cfg.img_size,) * 2, bool)
+    mask[cfg.img_size // 2 :] = True
+    weights = {"generator": build_generator(cfg).state_dict()}
+    config, spec = dataclasses.asdict(cfg), DataSpec.of_model(cfg)
+    save_artifact(folder / "generator.pt", Artifact("generator", weights, config, spec, mask=mask))
+    iio.imwrite(folder / "face.png", astronaut())
+
+
+def _inputs(folder: Path, duration_s: float, command: str = "synthesize") -> None:
+    """A random-weights ``mri_small`` generator file, a phantom reference clip (or, for
+    ``dub``, :func:`_face_inputs`) and a WAV of ``duration_s`` seconds of real speech
+    (CMU ARCTIC a0009 repeated)."""
     import torch
 
     from mrisynth.data.spec import DataSpec
@@ -47,6 +73,12 @@ def _inputs(folder: Path, duration_s: float) -> None:
     from mrisynth.models.builders import ModelConfig, build_generator
     from mrisynth.phantom.corpus import PhantomConfig, Utterance, synthesize_utterance
 
+    speech, sr = read_audio(SPEECH)
+    reps = int(np.ceil(duration_s * sr / len(speech)))
+    write_audio(folder / "speech.wav", np.tile(speech, reps)[: int(duration_s * sr)], sr)
+    if command == "dub":
+        _face_inputs(folder)
+        return
     torch.manual_seed(0)
     cfg = ModelConfig.preset("mri_small")
     size = cfg.img_size
@@ -65,32 +97,36 @@ def _inputs(folder: Path, duration_s: float) -> None:
     utt = Utterance("ref", "spk00", 0, "en", 1, "test", 3)
     seq = synthesize_utterance(PhantomConfig(face=False), utt)["sequence"]
     write_sequence(seq.replace(labels=None, audio=None, sample_rate=None), folder / "ref.nii.gz")
-    speech, sr = read_audio(SPEECH)
-    reps = int(np.ceil(duration_s * sr / len(speech)))
-    write_audio(folder / "speech.wav", np.tile(speech, reps)[: int(duration_s * sr)], sr)
 
 
-def run_one(folder: Path, duration_s: float, threads: int) -> dict[str, float]:
+def run_one(
+    folder: Path, duration_s: float, threads: int, command: str = "synthesize"
+) -> dict[str, float]:
     """Time one end-to-end run on the inputs in ``folder`` in this process; returns seconds,
     real-time factor and peak RSS (MiB)."""
     t0 = time.perf_counter()
     import librosa  # noqa: F401  (the imports are start-up, timed apart)
     import torch
 
+    import mrisynth.cli.dub  # noqa: F401
     import mrisynth.cli.synthesize  # noqa: F401
     import mrisynth.models.artifacts  # noqa: F401
+    import mrisynth.synthesis.face  # noqa: F401
     from mrisynth.cli.main import main
 
     startup = time.perf_counter() - t0
     torch.set_num_threads(threads)
-    argv = ["synthesize", "--audio", str(folder / "speech.wav")]
-    argv += ["--reference", str(folder / "ref.nii.gz"), "--model", str(folder / "generator.pt")]
+    argv = [command, "--audio", str(folder / "speech.wav"), "--model", str(folder / "generator.pt")]
+    if command == "dub":
+        argv += ["--face", str(folder / "face.png")]
+    else:
+        argv += ["--reference", str(folder / "ref.nii.gz")]
     argv += ["--out", str(folder / "out.mp4"), "--no-progress"]
     t0 = time.perf_counter()
     rc = main(argv)
     seconds = time.perf_counter() - t0
     if rc != 0:
-        raise SystemExit(f"synthesize failed with exit code {rc}")
+        raise SystemExit(f"{command} failed with exit code {rc}")
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "duration_s": duration_s,
@@ -105,22 +141,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--durations", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--command", choices=("synthesize", "dub"), default="synthesize")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # child: FOLDER DURATION
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(Path(args.one[0]), float(args.one[1]), args.threads)))
+        row = run_one(Path(args.one[0]), float(args.one[1]), args.threads, args.command)
+        print(json.dumps(row))
         return
     rows = []
     for d in args.durations:
         with tempfile.TemporaryDirectory() as tmp:
-            _inputs(Path(tmp), d)  # here, so that the child's peak RSS is synthesis only
+            # here, so that the child's peak RSS is synthesis only
+            _inputs(Path(tmp), d, args.command)
             cmd = [sys.executable, __file__, "--one", tmp, str(d), "--threads", str(args.threads)]
+            cmd += ["--command", args.command]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    print(
-        f"mrisynth synthesize, mri_small @ 83.28 fps, 84x84 phantom reference, CPU, "
-        f"{args.threads} torch thread(s)"
+    what = (
+        "mrisynth dub, face96 @ 25 fps, a 512x512 face photo"
+        if args.command == "dub"
+        else "mrisynth synthesize, mri_small @ 83.28 fps, 84x84 phantom reference"
     )
+    print(f"{what}, CPU, {args.threads} torch thread(s)")
     print(f"{'audio s':>8} {'imports s':>10} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")
     for r in rows:
         print(

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "synthesize",
         "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
     ),
+    "dub": ("dub", "a face image or video + speech audio + a face model -> talking-face MP4"),
 }
 
 

@@ -60,6 +60,7 @@ def synthesize_frames(
     mel: np.ndarray | None = None,
     fps: float | None = None,
     first_frame: int = 0,
+    cycle_reference: bool = True,
 ) -> np.ndarray:
     """Synthesize ``n_frames`` frames at ``model_cfg.fps`` (or ``fps``) from audio.
 
@@ -81,6 +82,9 @@ def synthesize_frames(
             ``first_frame .. first_frame + n_frames - 1`` are made (their audio windows and the
             reference frames they cycle through), so consecutive chunks of one recording
             equal one call over all of it.
+        cycle_reference: output frame ``k`` takes reference frame ``k mod Tr`` (on the
+            recording's clock); False: ``reference`` holds exactly one frame per output frame
+            of this call, in order (e.g. face crops that follow a moving head).
 
     Returns:
         ``(T, H, W)`` (1 channel) or ``(T, H, W, C)`` float32 frames in [0, 1].
@@ -90,6 +94,8 @@ def synthesize_frames(
     c, h, w = ref.shape[1:]
     if (h, w) != tuple(np.asarray(mask).shape):
         raise ValueError(f"mask {np.asarray(mask).shape} does not match reference frames {(h, w)}")
+    if not cycle_reference and len(ref) != n_frames:
+        raise ValueError(f"{len(ref)} reference frames for {n_frames} output frames")
     if mel is None:
         mel = log_mel(audio, sample_rate, model_cfg.mel)
     windows = frames_to_mel_windows(
@@ -107,7 +113,7 @@ def synthesize_frames(
     out = []
     for s in range(0, n_frames, batch_size):
         idx = np.arange(s, min(n_frames, s + batch_size))
-        r = ref[(first_frame + idx) % len(ref)].to(device)  # (b, C, H, W)
+        r = ref[(first_frame + idx) % len(ref) if cycle_reference else idx].to(device)
         masked = r * keep.to(device)
         a = torch.from_numpy(windows[idx]).to(device)
         y = generator(a[:, None], masked[:, None], r[:, None])[:, 0]  # T = 1 per item

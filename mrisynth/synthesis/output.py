@@ -40,8 +40,10 @@ class Mp4Writer:
             row/column: yuv420p needs even sizes).
         audio: mono samples ``(N,)`` starting at frame 0, or None; ``sr`` their rate (Hz).
         crf: x264 quality (lower = better; 12 is visually lossless for rtMRI).
+        rgb: colour frames ``(t, H, W, 3)`` (talking faces) instead of grey ones.
 
-    Use as a context manager; :meth:`write` takes ``(t, H, W)`` uint8 chunks.
+    Use as a context manager; :meth:`write` takes ``(t, H, W)`` (or ``(t, H, W, 3)``) uint8
+    chunks.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class Mp4Writer:
         sr: int | None = None,
         *,
         crf: int = 12,
+        rgb: bool = False,
     ) -> None:
 
         self.path = Path(path)
@@ -69,18 +72,20 @@ class Mp4Writer:
         from mrisynth.io.video import open_h264_writer
 
         even = tuple(n + n % 2 for n in self.shape)
-        self._writer = open_h264_writer(self._video, even, self.fps, crf=crf)
+        self.rgb = rgb
+        self._writer = open_h264_writer(self._video, even, self.fps, rgb=rgb, crf=crf)
 
     def write(self, frames: np.ndarray) -> None:
-        """Append ``(t, H, W)`` uint8 frames."""
+        """Append ``(t, H, W)`` (``rgb``: ``(t, H, W, 3)``) uint8 frames."""
         f = np.asarray(frames)
-        if f.dtype != np.uint8 or f.shape[1:] != self.shape:
+        shape = (*self.shape, 3) if self.rgb else self.shape
+        if f.dtype != np.uint8 or f.shape[1:] != shape:
             raise ValueError(
-                f"{self.path.name}: expected uint8 frames of {self.shape}, got {f.dtype} "
-                f"{f.shape[1:]}"
+                f"{self.path.name}: expected uint8 frames of {shape}, got {f.dtype} {f.shape[1:]}"
             )
         h, w = self.shape
-        f = np.pad(f, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+        pad = ((0, 0), (0, h % 2), (0, w % 2)) + (((0, 0),) if self.rgb else ())
+        f = np.pad(f, pad, mode="edge")
         for frame in f:
             self._writer.send(np.ascontiguousarray(frame).tobytes())
         self.n_frames += len(f)

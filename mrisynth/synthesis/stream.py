@@ -57,7 +57,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "DEFAULT_FACE_MODEL_DIR",
     "HOW_TO_GET_A_MODEL",
+    "HOW_TO_GET_A_FACE_MODEL",
     "MAX_UPSAMPLE",
     "SynthesisModel",
     "PreparedReference",
@@ -67,6 +69,7 @@ __all__ = [
     "prepare_reference",
     "output_fps",
     "mel_context_steps",
+    "synthesize_span",
     "synthesize",
 ]
 
@@ -90,20 +93,34 @@ SILENCE_DBFS = -80.0
 
 
 # ---------------------------------------------------------------------------------- model
-def resolve_model_path(model: str | Path | None) -> Path:
+#: Where the face pipeline (``dvc repro experiments/face/dvc.yaml``) leaves its generator.
+DEFAULT_FACE_MODEL_DIR = Path("experiments/face/models/finetune")
+HOW_TO_GET_A_FACE_MODEL = (
+    "get one with `dvc repro experiments/face/dvc.yaml`, then pass --model "
+    "experiments/face/models/finetune"
+)
+
+
+def resolve_model_path(model: str | Path | None, face: bool = False) -> Path:
     """The generator file of ``model``: a file, or a folder holding ``generator.pt``.
 
-    None looks in :data:`DEFAULT_MODEL_DIR` (the quickstart's output).
+    None looks in :data:`DEFAULT_MODEL_DIR` (the quickstart's output), or for ``face`` in
+    :data:`DEFAULT_FACE_MODEL_DIR`.
 
     Raises:
-        FileNotFoundError: no model there, with how to get one (``make quickstart``).
+        FileNotFoundError: no model there, with how to get one.
     """
-    path = DEFAULT_MODEL_DIR if model is None else Path(model)
+    default, how = (
+        (DEFAULT_FACE_MODEL_DIR, HOW_TO_GET_A_FACE_MODEL)
+        if face
+        else (DEFAULT_MODEL_DIR, HOW_TO_GET_A_MODEL)
+    )
+    path = default if model is None else Path(model)
     if path.is_dir():
         path = path / "generator.pt"
     if not path.is_file():
         what = "no model given and none" if model is None else "no generator model"
-        raise FileNotFoundError(f"{what} at {path}; {HOW_TO_GET_A_MODEL}")
+        raise FileNotFoundError(f"{what} at {path}; {how}")
     return path
 
 
@@ -129,18 +146,26 @@ class SynthesisModel:
     speaker_folder: Path | None = None
 
     @classmethod
-    def load(cls, model: str | Path | None, device: str | torch.device = "cpu") -> SynthesisModel:
+    def load(
+        cls, model: str | Path | None, device: str | torch.device = "cpu", face: bool = False
+    ) -> SynthesisModel:
         """Load a generator file (or a folder holding ``generator.pt``) through
         :func:`mrisynth.models.artifacts.load_model`.
 
+        Args:
+            model: the file or folder (None: the default one).
+            device: where the generator goes.
+            face: expect a 3-channel talking-face generator (``mrisynth dub``) instead of a
+                1-channel MRI one.
+
         Raises:
             FileNotFoundError: no model (with how to get one).
-            ValueError: not a generator file or not a 1-channel MRI model (naming the file).
+            ValueError: not a generator file, or a model of the other kind (naming the file).
         """
         from mrisynth.models.artifacts import load_model
         from mrisynth.utils.state_files import CheckpointError
 
-        path = resolve_model_path(model)
+        path = resolve_model_path(model, face=face)
         try:
             generator, artifact = load_model(path, "generator", map_location=device)
             cfg = artifact.config()
@@ -149,7 +174,12 @@ class SynthesisModel:
             raise ValueError(
                 first + (" ...)" if rest and first.count("(") > first.count(")") else "")
             ) from e
-        if cfg.channels != 1:
+        if face and cfg.channels != 3:
+            raise ValueError(
+                f"{path}: a {cfg.channels}-channel (MRI) generator; dub needs a 3-channel "
+                "face model"
+            )
+        if not face and cfg.channels != 1:
             raise ValueError(
                 f"{path}: a {cfg.channels}-channel (face) generator; synthesize makes MRI with "
                 "a 1-channel model"
@@ -337,6 +367,74 @@ def prepare_reference(
 
 
 # ---------------------------------------------------------------------------------- stream
+def synthesize_span(
+    model: SynthesisModel,
+    reference: np.ndarray,
+    audio: np.ndarray,
+    sample_rate: int,
+    fps: float,
+    k0: int,
+    k1: int,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    cycle_reference: bool = True,
+) -> np.ndarray:
+    """Output frames ``[k0, k1)`` of a recording from the audio those frames need.
+
+    Only the audio of the span's windows (plus :func:`mel_context_steps` of context) is turned
+    into log-mel, so consecutive spans of a long recording equal one call over all of it and
+    memory does not grow with the audio.
+
+    Args:
+        model: the loaded generator.
+        reference: ``(Tr, S, S[, C])`` uint8 model inputs: cycled on the recording's clock, or
+            with ``cycle_reference=False`` exactly one per output frame of the span.
+        audio: ``(N,)`` mono samples of the whole recording at ``sample_rate`` (the model's).
+        fps: output frame rate; k0, k1: the span.
+        batch_size, device: as :func:`~mrisynth.synthesis.frames.synthesize_frames`.
+
+    Returns:
+        ``(k1 - k0, S, S[, C])`` float32 in [0, 1].
+    """
+    from mrisynth.transforms.mel import (
+        frame_window_start_s,
+        log_mel,
+        mel_step_of_time,
+        window_steps,
+    )
+
+    cfg = model.config
+    mel_cfg = cfg.mel
+    hop = mel_cfg.hop_length
+    starts = frame_window_start_s(
+        np.array([k0, k1 - 1]), fps, cfg.audio_window_ms, cfg.audio_window_center
+    )
+    j_lo, j_last = (int(j) for j in mel_step_of_time(starts, mel_cfg))
+    j_hi = j_last + window_steps(cfg.audio_window_ms, mel_cfg) - 1
+    m = mel_context_steps(mel_cfg)
+    n = len(audio)
+    s0 = min(max(0, (j_lo - m) * hop), max(0, (n - 1) // hop * hop))  # on a mel hop
+    s1 = max(min(n, (j_hi + m) * hop), min(n, s0 + hop))
+    segment = audio[s0:s1]
+    return synthesize_frames(
+        model.generator,
+        cfg,
+        reference,
+        segment,
+        sample_rate,
+        k1 - k0,
+        model.mask,
+        audio_offset_s=s0 / sample_rate,
+        batch_size=batch_size,
+        device=device,
+        mel=log_mel(segment, sample_rate, mel_cfg),
+        fps=fps,
+        first_frame=k0,
+        cycle_reference=cycle_reference,
+    )
+
+
 def mel_context_steps(mel_cfg: Any) -> int:
     """Mel steps of context kept on each side of a chunk's windows: the STFT frames within
     this many steps of a segment's edge see its zero padding (and pre-emphasis start)."""
@@ -403,40 +501,16 @@ class SynthesisStream:
 
     def _synthesize_roi(self, k0: int, k1: int) -> np.ndarray:
         """``(k1 - k0, S, S)`` model output in [0, 1] for output frames ``[k0, k1)``."""
-        from mrisynth.transforms.mel import (
-            frame_window_start_s,
-            log_mel,
-            mel_step_of_time,
-            window_steps,
-        )
-
-        cfg = self.model.config
-        mel_cfg = cfg.mel
-        hop = mel_cfg.hop_length
-        starts = frame_window_start_s(
-            np.array([k0, k1 - 1]), self.fps, cfg.audio_window_ms, cfg.audio_window_center
-        )
-        j_lo, j_last = (int(j) for j in mel_step_of_time(starts, mel_cfg))
-        j_hi = j_last + window_steps(cfg.audio_window_ms, mel_cfg) - 1
-        m = mel_context_steps(mel_cfg)
-        n = len(self.audio)
-        s0 = min(max(0, (j_lo - m) * hop), max(0, (n - 1) // hop * hop))  # on a mel hop
-        s1 = max(min(n, (j_hi + m) * hop), min(n, s0 + hop))
-        segment = self.audio[s0:s1]
-        return synthesize_frames(
-            self.model.generator,
-            cfg,
+        return synthesize_span(
+            self.model,
             self.reference.roi,
-            segment,
+            self.audio,
             self.sample_rate,
-            k1 - k0,
-            self.model.mask,
-            audio_offset_s=s0 / self.sample_rate,
+            self.fps,
+            k0,
+            k1,
             batch_size=self.batch_size,
             device=self.device,
-            mel=log_mel(segment, self.sample_rate, mel_cfg),
-            fps=self.fps,
-            first_frame=k0,
         )
 
     def __iter__(self) -> Iterator[np.ndarray]:

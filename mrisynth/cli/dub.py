@@ -1,0 +1,173 @@
+"""``mrisynth dub``: a face image or video + speech audio → a talking-face MP4 with the audio.
+
+Example (after ``dvc repro experiments/face/dvc.yaml``)::
+
+    mrisynth dub --face portrait.png --audio speech.wav \\
+        --model experiments/face/models/finetune --out dubbed.mp4
+
+- face: an image (PNG, JPEG...: image+audio, a still head) or a video (MP4...: video+audio,
+  its own head motion; played forward and backward when the audio is longer);
+- audio: WAV, FLAC, MP3 or a video's audio track;
+- faces are found with OpenCV's shipped Haar cascade, boxes smoothed across frames, and the
+  synthesized lower face is blended back without a seam (:mod:`mrisynth.synthesis.face`);
+- a frame range without a face longer than ``--max-gap-s`` is an error naming its frames; no
+  output is left behind on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "read_face"]
+
+#: Single-image face files.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--face", required=True, help="a face image (PNG, JPEG...) or video (MP4...)"
+    )
+    parser.add_argument(
+        "--audio", required=True, help="speech: WAV, FLAC, MP3, or a video's audio track"
+    )
+    parser.add_argument(
+        "--model",
+        help="face generator file or a folder holding generator.pt (default: the face "
+        "pipeline's experiments/face/models/finetune)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output video (.mp4, with audio)")
+    parser.add_argument(
+        "--still", action="store_true", help="animate the video's first frame only (still head)"
+    )
+    parser.add_argument(
+        "--fps", type=float, help="output frame rate (default: the video's, else the model's)"
+    )
+    parser.add_argument(
+        "--crop-scale",
+        type=float,
+        default=1.05,
+        help="crop side / detected face width (default: the face model's training framing)",
+    )
+    parser.add_argument(
+        "--crop-shift",
+        type=float,
+        default=0.13,
+        help="crop centre below the face-box centre, in face widths",
+    )
+    parser.add_argument(
+        "--face-box",
+        type=float,
+        nargs=4,
+        metavar=("X", "Y", "W", "H"),
+        help="the face's box in px for every frame, where the detector misses it (still camera)",
+    )
+    parser.add_argument(
+        "--max-gap-s",
+        type=float,
+        default=1.0,
+        help="longest stretch without a detected face that is bridged (s)",
+    )
+    parser.add_argument(
+        "--side-by-side", action="store_true", help="MP4 shows the input | the dubbed face"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="generator batch (frames)")
+    parser.add_argument(
+        "--chunk-s", type=float, default=4.0, help="seconds synthesized per chunk (memory)"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_face(path: str | Path) -> tuple[np.ndarray, float | None]:
+    """A face image or video as ``(T, H, W, 3)`` uint8 RGB frames and its frame rate (None for
+    an image).
+
+    Raises:
+        FileNotFoundError: missing file. ValueError: unreadable (naming the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"face not found: {path}")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        import imageio.v3 as iio
+
+        try:
+            image = np.asarray(iio.imread(path, plugin="pillow"))
+        except Exception as e:  # Pillow raises many types for truncated/corrupt files
+            raise ValueError(f"{path.name}: unreadable image ({e})") from e
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=-1)
+        if image.ndim != 3 or image.shape[-1] not in (3, 4):
+            raise ValueError(f"{path.name}: not an RGB or grey image (shape {image.shape})")
+        if image.dtype != np.uint8:  # 16-bit PNG
+            image = np.rint(image / np.iinfo(image.dtype).max * 255).astype(np.uint8)
+        return image[None, ..., :3], None
+    from mrisynth.data.sequence import SequenceError
+    from mrisynth.io import read_sequence
+
+    try:
+        seq = read_sequence(path, audio=False, rgb=True, spacing_mm=1.0, strict_av=False)
+    except SequenceError as e:
+        raise ValueError(str(e)) from e
+    frames = np.asarray(seq.frames)
+    if frames.ndim == 3:  # a grey video
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    if frames.dtype != np.uint8:
+        frames = np.clip(np.rint(frames.astype(np.float32)), 0, 255).astype(np.uint8)
+    return frames, float(seq.fps) if seq.fps else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from mrisynth.io import read_audio
+    from mrisynth.synthesis import Mp4Writer, StagedOutputs
+    from mrisynth.synthesis.face import FaceCropConfig, dub
+
+    if args.out.suffix.lower() != ".mp4":
+        raise ValueError(f"--out {args.out}: the video must be an .mp4 file")
+    crop = FaceCropConfig(scale=args.crop_scale, shift=args.crop_shift, max_gap_s=args.max_gap_s)
+    face, face_fps = read_face(args.face)
+    audio, sr = read_audio(args.audio)
+    stream = dub(
+        face,
+        face_fps,
+        audio,
+        sr,
+        args.model,
+        crop=crop,
+        fps=args.fps,
+        still=args.still,
+        face_box=args.face_box,
+        chunk_s=args.chunk_s,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.no_progress,
+        name=Path(args.face).name,
+        audio_name=Path(args.audio).name,
+    )
+    h, w = stream.frame_shape
+    panel = (h, 2 * w + 2) if args.side_by_side else (h, w)
+    with StagedOutputs() as staged:
+        mp4 = staged.stage(args.out)
+        with Mp4Writer(mp4, stream.fps, panel, stream.audio, stream.sample_rate, rgb=True) as out:
+            k0 = 0
+            for chunk in stream:
+                k1 = k0 + len(chunk)
+                if args.side_by_side:
+                    chunk = _side_by_side(stream.source_frames(k0, k1), chunk)
+                out.write(chunk)
+                k0 = k1
+    print(
+        f"wrote {args.out}: {stream.n_frames} frames at {stream.fps:g} fps "
+        f"({stream.duration_s:.2f} s), {h}x{w} px"
+    )
+    return 0
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``(t, H, W, 3)`` + ``(t, H, W, 3)`` → ``(t, H, 2W + 2, 3)`` with a black separator."""
+    gap = np.zeros((*left.shape[:2], 2, 3), np.uint8)
+    return np.concatenate([left, gap, right], axis=2)
