@@ -39,3 +39,81 @@ def shared_data() -> Callable[[str], Path]:
         return path
 
     return get
+
+
+# ------------------------------------------------------------ pretrained models for `adapt`
+def _adapt_pretrained(root: Path, segmenter: bool = False) -> Path:
+    """A quickstart-shaped models folder of random tiny models (120 mm field of view); with
+    ``segmenter``, a small random 48-px segmenter in ``segmenter/segmenter.pt`` too."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from mrisynth.data.spec import DataSpec
+    from mrisynth.models.artifacts import Artifact, save_artifact, save_segmenter
+    from mrisynth.models.builders import ModelConfig, build_generator, build_sync_expert
+
+    cfg = ModelConfig.preset("tiny")
+    torch.manual_seed(0)
+    spec = DataSpec.of_model(cfg, spacing_mm=(120.0 / cfg.img_size,) * 2)
+    config = dataclasses.asdict(cfg)
+    mask = np.zeros((cfg.img_size,) * 2, bool)
+    mask[8:28, 4:28] = True
+    gen = Artifact(
+        "generator", {"generator": build_generator(cfg).state_dict()}, config, spec, mask=mask
+    )
+    save_artifact(root / "pretrain/generator.pt", gen)
+    for name in ("expert", "eval_expert"):
+        expert = {"expert": build_sync_expert(cfg).state_dict()}
+        save_artifact(root / name / "expert.pt", Artifact("sync_expert", expert, config, spec))
+    if segmenter:
+        from mrisynth.models.segmenter import SegmenterConfig, build_segmenter
+
+        seg_cfg = SegmenterConfig(img_size=48, features=(8, 8, 16, 16, 32, 8), augment=False)
+        save_segmenter(root / "segmenter/segmenter.pt", build_segmenter(seg_cfg), seg_cfg)
+    return root
+
+
+def _adapt_fast_presets(root: Path) -> dict[str, str]:
+    """Training and evaluation presets sized for a test (paths, as AdaptConfig accepts)."""
+    import yaml
+
+    presets = {
+        "expert_preset": {
+            "train": {"batch_size": 8, "log_interval": 100},
+            "opt": {"max_val_pairs": 16},
+        },
+        "generator_preset": {
+            "train": {"batch_size": 2, "log_interval": 100},
+            "opt": {"max_val_clips": 2, "temporal_disc": False},
+            "loss": {"sync": 0.001, "sync_enable_below": None, "gan": 0.0, "ssim": 0.0},
+        },
+        "evaluate_preset": {
+            "n_videos": 1,
+            "hd95_stride": 50,
+            "warp_stride": 16,
+            "offset_test_frames": [-2, 2],
+        },
+    }
+    out = {}
+    root.mkdir(parents=True, exist_ok=True)
+    for name, body in presets.items():
+        path = root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(body))
+        out[name] = str(path)
+    return out
+
+
+@pytest.fixture(scope="session")
+def adapt_pretrained() -> Callable[..., Path]:
+    """``adapt_pretrained(root, segmenter=False) -> root``: random tiny pretrained models in
+    the quickstart's layout (the plumbing of `adapt` does not depend on training)."""
+    return _adapt_pretrained
+
+
+@pytest.fixture(scope="session")
+def adapt_fast_presets() -> Callable[[Path], dict[str, str]]:
+    """``adapt_fast_presets(root) -> {field: preset path}``: AdaptConfig presets sized for a
+    test."""
+    return _adapt_fast_presets

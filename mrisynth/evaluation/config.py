@@ -53,6 +53,10 @@ class EvalConfig:
     slowest metric by far); Dice and the constriction measures use every frame."""
     flicker_static_std: float = 0.02
     """Reference temporal std below which a pixel counts as static for the flicker metric."""
+    pause_min_s: float = 0.3
+    """Pauses at least this long score the articulators' motion in silence (s)."""
+    pause_trim_s: float = 0.1
+    """Time dropped at each end of a pause before scoring it (s)."""
     max_test_utterances: int = 0
     """Score at most this many test utterances (evenly spread; 0 = all)."""
     device: str = "cpu"
@@ -71,6 +75,8 @@ class EvalConfig:
         for name in ("n_videos", "max_test_utterances"):
             if getattr(self, name) < 0:
                 raise ValueError(f"EvalConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.pause_min_s > 0 or self.pause_trim_s < 0:
+            raise ValueError("EvalConfig: pause_min_s must be > 0 and pause_trim_s >= 0")
         if self.regression_alpha < 0 or self.flicker_static_std <= 0:
             raise ValueError("EvalConfig: regression_alpha must be >= 0, flicker_static_std > 0")
         if not self.conditions or any(c not in CONDITIONS for c in self.conditions):

@@ -475,7 +475,12 @@ def evaluate(
         seq = rec.seq
         phones = _phones(root, entry, seq)
         truth = Truth.of(
-            seq, phones, cfg.warp_stride, anatomy=scorer.anatomy, segment=scorer.segment
+            seq,
+            phones,
+            cfg.warp_stride,
+            anatomy=scorer.anatomy,
+            segment=scorer.segment,
+            pause=(cfg.pause_min_s, cfg.pause_trim_s),
         )
         n_pseudo += truth.anatomy is not None and truth.anatomy.is_pseudo
         refs = draw_references(seq, adapt[seq.speaker], cfg.conditions, rng)

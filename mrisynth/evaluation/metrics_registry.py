@@ -223,6 +223,13 @@ METRICS: tuple[Metric, ...] = (
        f"{_TEMP}.temporal_gradient_difference", "mean |Δt prediction − Δt recording|"),
     _m("flicker", "temporal", "min", "", "table", f"{_TEMP}.flicker",
        "temporal high-pass where the recording is static"),
+    _m("pause_motion_mm", "temporal", "min", "mm/frame", "table",
+       "mrisynth.metrics.constriction.pause_motion_mm",
+       "articulator motion in pauses >= 300 ms (100 ms trimmed): mean |Δ constriction degree| "
+       "of the segmented video; row real: the segmented recording"),
+    _m("pause_motion_ratio", "temporal", "min", "", "table",
+       "mrisynth.metrics.constriction.pause_motion_mm",
+       "pause motion / the recording's (both segmented); a resting speaker's is 1"),
     # ---- the retroflex-vs-dental check (keys retroflex_check.<source>.<metric>)
     _m("retroflex_x_mm", "retroflex", None, "mm", "", _RETRO,
        "tongue-tip constriction x during retroflex phones (grows posteriorly)"),

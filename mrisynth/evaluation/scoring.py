@@ -39,6 +39,7 @@ from mrisynth.evaluation.config import GROUND_TRUTH, PSEUDO_LABELS, EvalConfig
 from mrisynth.evaluation.methods import Method, Recording
 from mrisynth.evaluation.metrics_registry import METRICS
 from mrisynth.evaluation.phones import class_rows
+from mrisynth.metrics.constriction import pause_frames, pause_motion_mm
 from mrisynth.metrics.sync import SyncScore, lse_scores, max_offset_frames
 from mrisynth.metrics.temporal import (
     flicker,
@@ -46,6 +47,7 @@ from mrisynth.metrics.temporal import (
     temporal_gradient_difference,
     warping_error,
 )
+from mrisynth.phantom.inventory import SILENCE
 from mrisynth.phantom.labels import CONSTRICTION_PLACES
 
 logger = logging.getLogger(__name__)
@@ -149,6 +151,8 @@ class Truth:
         phones: the phone symbol of every frame (None: none).
         anatomy: the reference anatomy (the labels, or the segmenter's pseudo-labels of a
             recording without labels), or None where anatomy is not scored.
+        pauses: ``(T,)`` bool, the frames inside long pauses
+            (:func:`mrisynth.metrics.constriction.pause_frames`; none without phones).
     """
 
     frames: np.ndarray
@@ -156,6 +160,7 @@ class Truth:
     flows: list
     phones: list[str | None]
     anatomy: AnatomyTruth | None
+    pauses: np.ndarray | None = None
 
     @classmethod
     def of(
@@ -165,6 +170,7 @@ class Truth:
         warp_stride: int,
         anatomy: bool,
         segment: Callable[[np.ndarray], np.ndarray] | None = None,
+        pause: tuple[float, float] = (0.3, 0.1),
     ) -> Truth:
         """Prepare a recording for scoring.
 
@@ -175,6 +181,8 @@ class Truth:
                 labels the labels ``segment`` gives its frames (pseudo-labels).
             segment: ``(T, H, W[, C])`` float frames in [0, 1] → ``(T, H, W)`` label ids
                 (:meth:`Scorer.segment`); only used without labels.
+            pause: ``(min_pause_s, trim_s)`` of the pause frames
+                (:func:`mrisynth.metrics.constriction.pause_frames`).
 
         Raises:
             ValueError: anatomy asked of a recording without labels and no ``segment``.
@@ -191,12 +199,14 @@ class Truth:
                     "pseudo-label the real frames"
                 )
             truth = AnatomyTruth.of(segment(frames), seq.spacing_mm, PSEUDO_LABELS)
+        silence = np.array([p == SILENCE for p in phones], bool)
         return cls(
             frames=frames,
             luminance=luminance,
             flows=reference_flows(luminance, warp_stride),
             phones=phones,
             anatomy=truth,
+            pauses=pause_frames(silence, seq.fps, *pause) if len(silence) else None,
         )
 
 
@@ -235,6 +245,8 @@ class RecordingScores:
         sample: ``(T, H, W[, C])`` the focus method's frames in the first condition.
         trajectories: constriction-degree trajectories of that video vs the recording (None
             without anatomy).
+        pause_reference_mm: the segmented recording's articulator motion in pauses (None:
+            no anatomy or no long pause).
     """
 
     rows: list[dict[str, Any]]
@@ -244,6 +256,7 @@ class RecordingScores:
     curves: dict[str, np.ndarray]
     sample: np.ndarray | None = None
     trajectories: dict[str, Any] | None = None
+    pause_reference_mm: float | None = None
 
 
 # ---------------------------------------------------------------------------------- scorer
@@ -321,9 +334,15 @@ class Scorer:
         return segment(self.segmenter, frames, self.cfg.batch_size, img_size=self.seg_size)
 
     def score_video(
-        self, pred: np.ndarray, recording: Recording, truth: Truth, max_offset: int
+        self,
+        pred: np.ndarray,
+        recording: Recording,
+        truth: Truth,
+        max_offset: int,
+        pause_reference_mm: float | None = None,
     ) -> VideoScore:
-        """All metrics of one video ``(T, H, W[, C])`` float [0, 1] vs its recording."""
+        """All metrics of one video ``(T, H, W[, C])`` float [0, 1] vs its recording
+        (``pause_reference_mm``: the segmented recording's motion in pauses, for the ratio)."""
         seq = recording.seq
         check_videos_comparable(
             seq, seq.replace(frames=pred.astype(np.float32), labels=None, fps=self.fps)
@@ -344,6 +363,10 @@ class Scorer:
             row.update(anat.row)
             per_frame.update(anat.per_frame)
             score.measures, score.tongue_tip_x = anat.measures, anat.tongue_tip_x
+            if truth.pauses is not None and truth.pauses.any():
+                row["pause_motion_mm"] = pause_motion_mm(anat.measures, truth.pauses)
+                if pause_reference_mm:
+                    row["pause_motion_ratio"] = row["pause_motion_mm"] / pause_reference_mm
         pred_y = _luminance(pred)
         gt_y = truth.luminance
         row["warp_error"] = warping_error(
@@ -404,16 +427,24 @@ def _real_rows(
         out.curves["shuffled"] = sh.distances
     else:
         logger.warning("only one test utterance: no shuffled-audio control")
+    segmented = None  # constriction measures of segmenter(real frames)
     if truth.anatomy is not None and truth.anatomy.is_pseudo:
         # the pseudo-labels are the segmenter's reading of these very frames: its tongue tip
         # is the segmenter's, never the reference's (the retroflex check keeps them apart)
         out.tongue_tip_x["segmenter"] = truth.anatomy.tongue_tip_x
+        segmented = truth.anatomy.measures
     elif truth.anatomy is not None:
         out.tongue_tip_x["reference"] = truth.anatomy.tongue_tip_x
         seg = score_anatomy(scorer.segment(gt), truth.anatomy, scorer.cfg.hd95_stride)
         cell = {**base, "method": "segmenter", "condition": "real"}
         out.rows.append({**cell, "anatomy_reference": GROUND_TRUTH, **seg.row})
         out.tongue_tip_x["segmenter"] = seg.tongue_tip_x
+        segmented = seg.measures
+    if segmented is not None and truth.pauses is not None and truth.pauses.any():
+        # the recording through the same segmenter as every method: its own label jitter
+        # is the floor a resting mouth is compared with
+        out.pause_reference_mm = pause_motion_mm(segmented, truth.pauses)
+        real_row["pause_motion_mm"] = out.pause_reference_mm
 
 
 def _trajectories(
@@ -468,7 +499,9 @@ def score_recording(
     for i, ref in enumerate(references):
         for method in methods:
             pred = np.asarray(method.predict(recording, ref.frames), np.float32)
-            score = scorer.score_video(pred, recording, truth, out.max_offset)
+            score = scorer.score_video(
+                pred, recording, truth, out.max_offset, out.pause_reference_mm
+            )
             cell = {**base, "method": method.name, "condition": ref.condition}
             if truth.anatomy is not None:
                 cell["anatomy_reference"] = truth.anatomy.reference

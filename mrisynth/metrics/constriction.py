@@ -33,7 +33,13 @@ from scipy.spatial import cKDTree
 
 from mrisynth.phantom.labels import CONSTRICTION_PLACES, LABELS
 
-__all__ = ["measure_constrictions", "constriction_location_error", "TONGUE_TIP_MM"]
+__all__ = [
+    "measure_constrictions",
+    "constriction_location_error",
+    "pause_frames",
+    "pause_motion_mm",
+    "TONGUE_TIP_MM",
+]
 
 TONGUE_TIP_MM = 20.0
 
@@ -128,3 +134,59 @@ def constriction_location_error(
         d = np.linalg.norm(np.asarray(pred[key]) - np.asarray(ref[key]), axis=1)
         out[key] = float(np.nanmean(d)) if np.isfinite(d).any() else float("nan")
     return out
+
+
+def pause_frames(
+    is_silence: np.ndarray, fps: float, min_pause_s: float = 0.3, trim_s: float = 0.1
+) -> np.ndarray:
+    """The frames inside long pauses, where a speaker's articulators rest.
+
+    Args:
+        is_silence: ``(T,)`` bool, True on frames whose phone is a pause.
+        fps: frame rate (frames/s).
+        min_pause_s: only runs of silence at least this long count (s).
+        trim_s: frames within this time of a run's ends are dropped (the articulators are
+            still moving into and out of the pause).
+
+    Returns:
+        ``(T,)`` bool.
+    """
+    sil = np.asarray(is_silence, dtype=bool)
+    out = np.zeros(len(sil), bool)
+    trim = int(round(trim_s * fps))
+    k = 0
+    while k < len(sil):
+        if not sil[k]:
+            k += 1
+            continue
+        end = k
+        while end < len(sil) and sil[end]:
+            end += 1
+        if (end - k) / fps >= min_pause_s:
+            out[k + trim : max(k + trim, end - trim)] = True
+        k = end
+    return out
+
+
+def pause_motion_mm(measures: dict[str, np.ndarray], frames: np.ndarray) -> float:
+    """Mean frame-to-frame change of the constriction degrees in pauses (mm/frame).
+
+    ``mean |degree[t+1] - degree[t]|`` over consecutive frame pairs that both lie in
+    ``frames`` (:func:`pause_frames`), over every place of :data:`CONSTRICTION_PLACES`. A mouth
+    that keeps moving in silence (Wav2Lip's most repeated complaint) scores high; a resting
+    one near the label maps' own jitter. NaN without such a pair.
+
+    Args:
+        measures: :func:`measure_constrictions` of a video.
+        frames: ``(T,)`` bool, the pause frames.
+    """
+    frames = np.asarray(frames, dtype=bool)
+    pairs = frames[1:] & frames[:-1]
+    if not pairs.any():
+        return float("nan")
+    steps = [
+        np.abs(np.diff(np.asarray(measures[f"{p}_degree_mm"], np.float64)))[pairs]
+        for p in CONSTRICTION_PLACES
+    ]
+    flat = np.concatenate(steps)
+    return float(np.nanmean(flat)) if np.isfinite(flat).any() else float("nan")

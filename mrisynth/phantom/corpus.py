@@ -74,6 +74,8 @@ class PhantomConfig:
         max_audio_offset_s: each recording gets a random audio/video offset in ±this (s),
             recorded in the manifest.
         speaking_rate: (min, max) random speaking-rate factor per utterance.
+        pause_s: silence before and after each sentence (s); longer pauses score the
+            articulators' rest in silence (``EvalConfig.pause_min_s``, 0.3 s).
         face: also render the frontal face video.
         face_fps: face video frame rate (frames/s).
         face_size: face video size (pixels).
@@ -99,6 +101,7 @@ class PhantomConfig:
     scanner_noise: bool = False
     max_audio_offset_s: float = 0.0
     speaking_rate: tuple[float, float] = (0.9, 1.1)
+    pause_s: float = 0.2
     face: bool = True
     face_fps: float = 25.0
     face_size: int = 96
@@ -119,6 +122,8 @@ class PhantomConfig:
             raise ValueError(f"matrix must be 16..256 pixels, got {self.matrix}")
         if self.supersample < 1:
             raise ValueError("supersample must be >= 1")
+        if not 0 <= self.pause_s <= 5:
+            raise ValueError(f"pause_s must be 0..5 s, got {self.pause_s}")
         if not 8000 <= self.sample_rate <= 48000:
             raise ValueError(f"sample_rate must be 8000..48000 Hz, got {self.sample_rate}")
         lo, hi = self.speaking_rate
@@ -253,7 +258,7 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     rng = np.random.default_rng(utt.seed)
     sentence = load_sentences(utt.language)[utt.sentence_index]
     rate = float(rng.uniform(*cfg.speaking_rate))
-    segments = sentence_segments(sentence, rate=rate, rng=rng)
+    segments = sentence_segments(sentence, rate=rate, rng=rng, pad_s=cfg.pause_s)
     traj = plan_trajectory(segments, anatomy, rng=rng)
     geometry = VocalTractGeometry(anatomy)
 

@@ -22,7 +22,7 @@ def test_views_keep_the_report_order():
         "l1", "ssim", "ms_ssim", "psnr", "lse_d", "lse_c", "sync_bce", "abs_offset",
         "dice_mean", "hd95_mean_mm", "hd95_median_mm", "degree_err_mean_mm",
         "location_err_mean_mm", "tongue_contour_mm", "traj_r_mean", "warp_error",
-        "temporal_grad_diff", "flicker",
+        "temporal_grad_diff", "flicker", "pause_motion_mm", "pause_motion_ratio",
     )  # fmt: skip
     assert metric_names("compare") == (
         "dice_mean", "hd95_mean_mm", "hd95_median_mm", "degree_err_mean_mm",

@@ -7,9 +7,7 @@ achieves is measured in experiments/real_template (README, "Adapting to a new do
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,61 +78,8 @@ def test_recordings_manifest_checks_files(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- end to end
-def _pretrained(root: Path) -> Path:
-    """A quickstart-shaped models folder of random tiny models (120 mm field of view)."""
-    import torch
-
-    from mrisynth.data.spec import DataSpec
-    from mrisynth.models.artifacts import Artifact, save_artifact
-    from mrisynth.models.builders import ModelConfig, build_generator, build_sync_expert
-
-    cfg = ModelConfig.preset("tiny")
-    torch.manual_seed(0)
-    spec = DataSpec.of_model(cfg, spacing_mm=(120.0 / cfg.img_size,) * 2)
-    config = dataclasses.asdict(cfg)
-    mask = np.zeros((cfg.img_size,) * 2, bool)
-    mask[8:28, 4:28] = True
-    gen = Artifact(
-        "generator", {"generator": build_generator(cfg).state_dict()}, config, spec, mask=mask
-    )
-    save_artifact(root / "pretrain/generator.pt", gen)
-    for name in ("expert", "eval_expert"):
-        expert = {"expert": build_sync_expert(cfg).state_dict()}
-        save_artifact(root / name / "expert.pt", Artifact("sync_expert", expert, config, spec))
-    return root
-
-
-def _fast_presets(root: Path) -> dict[str, str]:
-    """Training and evaluation presets sized for a test (paths, as AdaptConfig accepts)."""
-    import yaml
-
-    presets = {
-        "expert_preset": {
-            "train": {"batch_size": 8, "log_interval": 100},
-            "opt": {"max_val_pairs": 16},
-        },
-        "generator_preset": {
-            "train": {"batch_size": 2, "log_interval": 100},
-            "opt": {"max_val_clips": 2, "temporal_disc": False},
-            "loss": {"sync": 0.001, "sync_enable_below": None, "gan": 0.0, "ssim": 0.0},
-        },
-        "evaluate_preset": {
-            "n_videos": 1,
-            "hd95_stride": 50,
-            "warp_stride": 16,
-            "offset_test_frames": [-2, 2],
-        },
-    }
-    out = {}
-    for name, body in presets.items():
-        path = root / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(body))
-        out[name] = str(path)
-    return out
-
-
 @pytest.fixture(scope="module")
-def speaker_recordings(tmp_path_factory):
+def speaker_recordings(tmp_path_factory, adapt_pretrained):
     """One phantom speaker in the unseen appearance domain (68 px, 2.94 mm, 23.18 fps): its
     recordings as NIfTI + WAV files, and the pretrained tiny models."""
     from mrisynth.config.presets import load_preset
@@ -152,16 +97,18 @@ def speaker_recordings(tmp_path_factory):
     }
     manifest = build_corpus(PhantomConfig(**body), root / "phantom", progress=False)
     target = [e for e in read_manifest(manifest) if e.split in ("adapt", "test")]
-    return root, manifest, target, _pretrained(root / "models")
+    return root, manifest, target, adapt_pretrained(root / "models")
 
 
-def test_adapt_cli_writes_a_complete_speaker_folder(speaker_recordings, tmp_path, capsys):
+def test_adapt_cli_writes_a_complete_speaker_folder(
+    speaker_recordings, tmp_path, capsys, adapt_fast_presets
+):
     from mrisynth.cli.main import main
 
     root, manifest, target, models = speaker_recordings
     recs = [str(manifest.parent / e.image_path) for e in target]
     audio = [str(manifest.parent / e.audio_path) for e in target]
-    presets = _fast_presets(tmp_path)
+    presets = adapt_fast_presets(tmp_path)
     out = tmp_path / "speakers" / "spk01"
     sets = [f"{k}={v}" for k, v in presets.items()]
     sets += ["piece_s=1.0", "min_piece_s=0.8", "expert_steps=4", "generator_steps=4"]
