@@ -39,7 +39,12 @@ import torch
 from scipy import ndimage
 
 from mrisynth.synthesis.roi import blend_weight, resize_frames
-from mrisynth.synthesis.stream import SynthesisModel, prepare_audio, synthesize_span
+from mrisynth.synthesis.stream import (
+    SynthesisModel,
+    chunk_frames_of,
+    prepare_audio,
+    synthesize_span,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -370,10 +375,7 @@ def dub(
         ValueError: not a 3-channel face model, frames that are not RGB, no face found
             (naming the frames), empty audio, bad options.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not chunk_s > 0:
-        raise ValueError(f"chunk_s must be > 0 s, got {chunk_s}")
+    chunk_frames_of(chunk_s, 1.0, batch_size)  # checks both before any work
     frames = np.asarray(face)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
@@ -409,7 +411,7 @@ def dub(
     track = track_faces(detections, out_fps, crop, name)
     boxes = crop_boxes(track, frames.shape[1:3], crop)
     n_frames = max(1, int(round(len(samples) / cfg.mel.sample_rate * out_fps)))
-    chunk_frames = max(1, int(chunk_s * out_fps // batch_size)) * batch_size
+    chunk_frames = chunk_frames_of(chunk_s, out_fps, batch_size)
     for w in warnings:
         logger.warning("%s", w)
     return DubStream(

@@ -69,6 +69,7 @@ __all__ = [
     "prepare_reference",
     "output_fps",
     "mel_context_steps",
+    "chunk_frames_of",
     "synthesize_span",
     "synthesize",
 ]
@@ -435,6 +436,20 @@ def synthesize_span(
     )
 
 
+def chunk_frames_of(chunk_s: float, fps: float, batch_size: int) -> int:
+    """Frames per chunk: ``chunk_s`` of output at ``fps``, rounded down to whole generator
+    batches (at least one), so that every chunk sees the same batches as one pass would.
+
+    Raises:
+        ValueError: ``batch_size < 1`` or ``chunk_s <= 0``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not chunk_s > 0:
+        raise ValueError(f"chunk_s must be > 0 s, got {chunk_s}")
+    return max(1, int(chunk_s * fps // batch_size)) * batch_size
+
+
 def mel_context_steps(mel_cfg: Any) -> int:
     """Mel steps of context kept on each side of a chunk's windows: the STFT frames within
     this many steps of a segment's edge see its zero padding (and pre-emphasis start)."""
@@ -579,10 +594,7 @@ def synthesize(
     """
     from mrisynth.synthesis.roi import roi_from_mm, speaker_roi_mm
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not chunk_s > 0:
-        raise ValueError(f"chunk_s must be > 0 s, got {chunk_s}")
+    chunk_frames_of(chunk_s, 1.0, batch_size)  # checks both before any work
     loaded = model if isinstance(model, SynthesisModel) else SynthesisModel.load(model, device)
     cfg = loaded.config
     out_fps = output_fps(reference, cfg.fps, fps)
@@ -612,7 +624,7 @@ def synthesize(
         spacing = tuple(s * n / m for s, n, m in zip(base_spacing, base_shape, shape))
     n_frames = max(1, int(round(len(samples) / cfg.mel.sample_rate * out_fps)))
     per_chunk = min(chunk_s * out_fps, MAX_CHUNK_PIXELS / (shape[0] * shape[1]))
-    chunk_frames = max(1, int(per_chunk // batch_size)) * batch_size
+    chunk_frames = chunk_frames_of(per_chunk, 1.0, batch_size)
     display = tuple(float(v) for v in np.percentile(prepared.frames, PERCENTILES))
     if display[1] <= display[0]:
         display = (display[0], display[0] + 1.0)
