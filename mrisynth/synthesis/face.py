@@ -38,10 +38,13 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from mrisynth.io.png import to_gray
 from mrisynth.synthesis.roi import blend_weight, resize_frames
 from mrisynth.synthesis.stream import (
     SynthesisModel,
+    check_chunking,
     chunk_frames_of,
+    n_output_frames,
     prepare_audio,
     synthesize_span,
 )
@@ -112,11 +115,7 @@ def _grey_uint8(frame: np.ndarray) -> np.ndarray:
     f = np.asarray(frame)
     if f.dtype != np.uint8:
         f = np.clip(np.rint(f.astype(np.float32) * 255), 0, 255).astype(np.uint8)
-    if f.ndim == 3:
-        f = np.rint(f[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114])).astype(
-            np.uint8
-        )
-    return f
+    return to_gray(f)  # BT.601 luma, the package's one RGB -> grey
 
 
 def detect_faces(frames: np.ndarray, min_face_px: int = 20) -> np.ndarray:
@@ -246,13 +245,14 @@ def crop_faces(frames: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def source_frame_index(n_out: int, n_source: int) -> np.ndarray:
-    """The source frame of each output frame: in order, then backward and forward again
+def source_frame_index(k: np.ndarray, n_source: int) -> np.ndarray:
+    """The source frame of output frames ``k``: in order, then backward and forward again
     (a ping-pong loop) when there are more output frames than source frames."""
+    k = np.asarray(k)
     if n_source == 1:
-        return np.zeros(n_out, int)
+        return np.zeros(len(k), int)
     period = 2 * (n_source - 1)
-    k = np.arange(n_out) % period
+    k = k % period
     return np.where(k < n_source, k, period - k)
 
 
@@ -262,7 +262,8 @@ class DubStream:
 
     Attributes:
         model: the face generator; ``frames``: ``(Ts, H, W, 3)`` uint8 source frames;
-        boxes: ``(Ts, 4)`` crop boxes; ``audio``: mono float32 at ``sample_rate`` (the
+        boxes: ``(Ts, 4)`` crop boxes; ``crops``: ``(Ts, S, S, 3)`` uint8 model inputs (made
+        once per source frame: a still image or a looped video repeats them); ``audio``: mono float32 at ``sample_rate`` (the
         model's); ``n_frames``/``fps``: the output; ``chunk_frames``: frames per chunk;
         ``warnings``: what the user should know (silence, padding).
     """
@@ -270,6 +271,7 @@ class DubStream:
     model: SynthesisModel
     frames: np.ndarray
     boxes: np.ndarray
+    crops: np.ndarray
     audio: np.ndarray
     sample_rate: int
     n_frames: int
@@ -291,7 +293,7 @@ class DubStream:
 
     def source_frames(self, k0: int, k1: int) -> np.ndarray:
         """The source frames shown under output frames ``[k0, k1)``."""
-        return self.frames[source_frame_index(k1, len(self.frames))[k0:k1]]
+        return self.frames[source_frame_index(np.arange(k0, k1), len(self.frames))]
 
     def _weight(self, side: int) -> np.ndarray:
         """The paste-back weight of a ``side``-px box, ``(side, side, 1)`` (cached by size)."""
@@ -302,17 +304,15 @@ class DubStream:
     def __iter__(self) -> Iterator[np.ndarray]:
         from tqdm import tqdm
 
-        size = self.model.config.img_size
-        index = source_frame_index(self.n_frames, len(self.frames))
         bar = tqdm(total=self.n_frames, unit="frame", desc="dub", disable=not self.progress)
         try:
             for k0 in range(0, self.n_frames, self.chunk_frames):
                 k1 = min(self.n_frames, k0 + self.chunk_frames)
-                src, boxes = self.frames[index[k0:k1]], self.boxes[index[k0:k1]]
-                crops = crop_faces(src, boxes, size)
+                index = source_frame_index(np.arange(k0, k1), len(self.frames))
+                src, boxes = self.frames[index], self.boxes[index]
                 out = synthesize_span(
                     self.model,
-                    crops,
+                    self.crops[index],
                     self.audio,
                     self.sample_rate,
                     self.fps,
@@ -375,7 +375,7 @@ def dub(
         ValueError: not a 3-channel face model, frames that are not RGB, no face found
             (naming the frames), empty audio, bad options.
     """
-    chunk_frames_of(chunk_s, 1.0, batch_size)  # checks both before any work
+    check_chunking(chunk_s, batch_size)
     frames = np.asarray(face)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
@@ -410,7 +410,7 @@ def dub(
         detections = detect_faces(frames, crop.min_face_px)
     track = track_faces(detections, out_fps, crop, name)
     boxes = crop_boxes(track, frames.shape[1:3], crop)
-    n_frames = max(1, int(round(len(samples) / cfg.mel.sample_rate * out_fps)))
+    n_frames = n_output_frames(len(samples), cfg.mel.sample_rate, out_fps)
     chunk_frames = chunk_frames_of(chunk_s, out_fps, batch_size)
     for w in warnings:
         logger.warning("%s", w)
@@ -418,6 +418,7 @@ def dub(
         model=loaded,
         frames=frames,
         boxes=boxes,
+        crops=crop_faces(frames, boxes, cfg.img_size),
         audio=samples,
         sample_rate=cfg.mel.sample_rate,
         n_frames=n_frames,

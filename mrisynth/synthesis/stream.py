@@ -69,7 +69,9 @@ __all__ = [
     "prepare_reference",
     "output_fps",
     "mel_context_steps",
+    "check_chunking",
     "chunk_frames_of",
+    "n_output_frames",
     "synthesize_span",
     "synthesize",
 ]
@@ -436,9 +438,8 @@ def synthesize_span(
     )
 
 
-def chunk_frames_of(chunk_s: float, fps: float, batch_size: int) -> int:
-    """Frames per chunk: ``chunk_s`` of output at ``fps``, rounded down to whole generator
-    batches (at least one), so that every chunk sees the same batches as one pass would.
+def check_chunking(chunk_s: float, batch_size: int) -> None:
+    """Chunk length and batch size a stream can use.
 
     Raises:
         ValueError: ``batch_size < 1`` or ``chunk_s <= 0``.
@@ -447,7 +448,18 @@ def chunk_frames_of(chunk_s: float, fps: float, batch_size: int) -> int:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not chunk_s > 0:
         raise ValueError(f"chunk_s must be > 0 s, got {chunk_s}")
+
+
+def chunk_frames_of(chunk_s: float, fps: float, batch_size: int) -> int:
+    """Frames per chunk: ``chunk_s`` of output at ``fps``, rounded down to whole generator
+    batches (at least one), so that every chunk sees the same batches as one pass would."""
+    check_chunking(chunk_s, batch_size)
     return max(1, int(chunk_s * fps // batch_size)) * batch_size
+
+
+def n_output_frames(n_samples: int, sample_rate: int, fps: float) -> int:
+    """Output frames for ``n_samples`` of audio: ``round(duration × fps)``, at least 1."""
+    return max(1, int(round(n_samples / sample_rate * fps)))
 
 
 def mel_context_steps(mel_cfg: Any) -> int:
@@ -594,7 +606,7 @@ def synthesize(
     """
     from mrisynth.synthesis.roi import roi_from_mm, speaker_roi_mm
 
-    chunk_frames_of(chunk_s, 1.0, batch_size)  # checks both before any work
+    check_chunking(chunk_s, batch_size)
     loaded = model if isinstance(model, SynthesisModel) else SynthesisModel.load(model, device)
     cfg = loaded.config
     out_fps = output_fps(reference, cfg.fps, fps)
@@ -622,7 +634,7 @@ def synthesize(
         shape = tuple(max(1, round(n * s / t)) for n, s, t in zip(base_shape, base_spacing, new))
         # the field of view is kept: the spacing follows the rounded size
         spacing = tuple(s * n / m for s, n, m in zip(base_spacing, base_shape, shape))
-    n_frames = max(1, int(round(len(samples) / cfg.mel.sample_rate * out_fps)))
+    n_frames = n_output_frames(len(samples), cfg.mel.sample_rate, out_fps)
     per_chunk = min(chunk_s * out_fps, MAX_CHUNK_PIXELS / (shape[0] * shape[1]))
     chunk_frames = chunk_frames_of(per_chunk, 1.0, batch_size)
     display = tuple(float(v) for v in np.percentile(prepared.frames, PERCENTILES))

@@ -107,8 +107,9 @@ def test_crop_boxes_stay_inside_the_frame():
 
 
 def test_a_video_shorter_than_the_audio_plays_back_and_forth():
-    assert source_frame_index(7, 3).tolist() == [0, 1, 2, 1, 0, 1, 2]
-    assert source_frame_index(4, 1).tolist() == [0, 0, 0, 0]
+    assert source_frame_index(np.arange(7), 3).tolist() == [0, 1, 2, 1, 0, 1, 2]
+    assert source_frame_index(np.arange(5, 7), 3).tolist() == [1, 2]  # a chunk of the same
+    assert source_frame_index(np.arange(4), 1).tolist() == [0, 0, 0, 0]
 
 
 def test_dub_pastes_only_the_painted_region_without_a_seam_and_streams_exactly(
@@ -121,7 +122,7 @@ def test_dub_pastes_only_the_painted_region_without_a_seam_and_streams_exactly(
     assert stream.n_frames == round(len(audio) / sr * 25)
     src = stream.source_frames(0, stream.n_frames).astype(int)
     changed = np.abs(out.astype(int) - src).max(axis=3) > 2  # (T, H, W)
-    index = source_frame_index(stream.n_frames, len(stream.frames))
+    index = source_frame_index(np.arange(stream.n_frames), len(stream.frames))
     for k, (top, left, side, _) in enumerate(stream.boxes[index]):
         inside = np.zeros((96, 96), bool)
         inside[top + 1 : top + side - 1, left + 1 : left + side - 1] = True
