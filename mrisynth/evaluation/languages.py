@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mrisynth.evaluation.config import PSEUDO_LABELS
 from mrisynth.evaluation.report import (
     LANGUAGE_NAMES,
     SEED_TABLE_LANGUAGES,
     aggregate,
     markdown_table,
+    split_by_anatomy_reference,
 )
 from mrisynth.metrics.stats import Summary
 
@@ -97,28 +99,46 @@ def language_rows(
     languages: Sequence[str] = SEED_TABLE_LANGUAGES,
     conditions: Sequence[str] = ("image_audio", "video_audio"),
     method: str = "model",
+    *,
+    metrics: Sequence[str] | None = None,
+    pseudo_labels: bool = False,
 ) -> tuple[list[str], list[list[str]], dict[str, float]]:
     """The per-language table: one line per language × source (``method`` per condition,
     then the real recording).
+
+    Args:
+        rows: per-clip rows (:func:`read_rows`).
+        languages, conditions, method: what the table shows, in order.
+        metrics: the columns (default: those of :data:`LANGUAGE_METRICS` the rows have).
+        pseudo_labels: ``rows`` hold anatomy against segmenter pseudo-labels
+            (:func:`~mrisynth.evaluation.report.split_by_anatomy_reference`): the lines say
+            so, the flat keys start with ``pseudo_labels.`` and the recording has no line.
 
     Returns:
         ``(headers, lines, flat)``: strings for the table, and the flat means.
     """
     cells = aggregate(rows, ("language", "method", "condition"))
-    present = [m for m, _ in LANGUAGE_METRICS if any(m in r for r in rows)]
+    present = (
+        list(metrics)
+        if metrics is not None
+        else [m for m, _ in LANGUAGE_METRICS if any(m in r for r in rows)]
+    )
+    labels = dict(LANGUAGE_METRICS)
     headers = [
         "language",
         "condition",
-        *[lbl for m, lbl in LANGUAGE_METRICS if m in present],
+        *[labels[m] for m in present],
         "n clips",
     ]
     lines: list[list[str]] = []
     flat: dict[str, float] = {}
     for lang in languages:
         name = LANGUAGE_NAMES.get(lang, lang)
-        sources = [(method, c, c.replace("_", "+")) for c in conditions] + [
-            ("real", "real", "recording")
-        ]
+        tag = " vs pseudo-labels" if pseudo_labels else ""
+        sources = [(method, c, c.replace("_", "+") + tag) for c in conditions]
+        if not pseudo_labels:
+            sources.append(("real", "real", "recording"))
+        prefix = f"{PSEUDO_LABELS}." if pseudo_labels else ""
         for src, cond, label in sources:
             cell = cells.get((lang, src, cond), {})
             n = cell["n_clips"].n if "n_clips" in cell else 0
@@ -127,9 +147,8 @@ def language_rows(
                 s = cell.get(m)
                 line.append(_fmt(s))
                 if s is not None and s.n and math.isfinite(s.mean):
-                    flat[f"{lang}.{src}.{cond}.{m}" if src != "real" else f"{lang}.real.{m}"] = (
-                        s.mean
-                    )
+                    key = f"{lang}.{src}.{cond}.{m}" if src != "real" else f"{lang}.real.{m}"
+                    flat[prefix + key] = s.mean
             line.append(str(n))
             lines.append(line)
     return headers, lines, flat
@@ -200,7 +219,16 @@ def language_report(
             f"{eval_dir}: no test clips in {', '.join(languages)} (the evaluation has "
             f"{', '.join(have) or 'no language column values'})"
         )
-    headers, lines, flat = language_rows(rows, languages, conditions, method)
+    # anatomy against ground truth and against pseudo-labels is never averaged together
+    rows, pseudo = split_by_anatomy_reference(rows)
+    columns = [m for m, _ in LANGUAGE_METRICS if any(m in r for r in (*rows, *pseudo))]
+    headers, lines, flat = language_rows(rows, languages, conditions, method, metrics=columns)
+    if pseudo:
+        _, more, more_flat = language_rows(
+            pseudo, languages, conditions, method, metrics=columns, pseudo_labels=True
+        )
+        lines += more
+        flat.update(more_flat)
     out.mkdir(parents=True, exist_ok=True)
     with (out / "languages.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -211,8 +239,10 @@ def language_report(
         "# Per language: the model in the image+audio and video+audio conditions, and the "
         "recording\n\nMean [95% CI] over each language's test clips. LSE-D/LSE-C come from "
         "the evaluation expert (compare with the recording's own row, not with public SyncNet "
-        "numbers); anatomy is the segmenter's reading of each video against the evaluation's "
-        "anatomy reference (see its report).\n\n"
+        "numbers); anatomy is the segmenter's reading of each video against the recording's "
+        "labels, or, on lines marked 'vs pseudo-labels' (recordings without labels), against "
+        "the segmenter's reading of the real frames: agreement, not anatomical truth, and "
+        "never averaged with the former.\n\n"
         + markdown_table(headers, lines)
         + f"\n![per language]({plot.name})\n",
         encoding="utf-8",

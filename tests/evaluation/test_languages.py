@@ -93,3 +93,20 @@ def test_evaluate_languages_cli_end_to_end(untrained, tmp_path):
         assert flat[f"{lang}.real.lse_d"] > 0
     assert not any(k.startswith("hi.") for k in flat)
     assert (out / "metrics.json").is_file()  # the evaluation's own report is there too
+
+
+def test_anatomy_against_pseudo_labels_gets_its_own_lines(tmp_path):
+    """A language with labelled and unlabelled test recordings: their anatomy is never
+    averaged together; the unlabelled one's goes on lines marked 'vs pseudo-labels'."""
+    rows = []
+    for utt, dice, ref in (("a", 0.9, "ground_truth"), ("b", 0.1, "pseudo_labels")):
+        base = {"utterance": utt, "speaker": "s", "language": "te", "method": "model"}
+        rows.append({**base, "condition": "image_audio", "ssim": 0.5, "dice_mean": dice,
+                     "anatomy_reference": ref})  # fmt: skip
+        rows.append({**base, "method": "real", "condition": "real", "lse_d": 0.7})
+    _write_rows(tmp_path / "per_utterance.csv", rows)
+    flat = language_report(tmp_path, languages=["te"], conditions=["image_audio"])
+    assert flat["te.model.image_audio.dice_mean"] == pytest.approx(0.9)  # not 0.5
+    assert flat["pseudo_labels.te.model.image_audio.dice_mean"] == pytest.approx(0.1)
+    assert flat["te.model.image_audio.ssim"] == pytest.approx(0.5)  # both clips' SSIM
+    assert "image+audio vs pseudo-labels" in (tmp_path / "languages.md").read_text()
