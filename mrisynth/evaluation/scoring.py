@@ -206,7 +206,7 @@ class Truth:
             flows=reference_flows(luminance, warp_stride),
             phones=phones,
             anatomy=truth,
-            pauses=pause_frames(silence, seq.fps, *pause) if len(silence) else None,
+            pauses=pause_frames(silence, seq.fps, *pause),
         )
 
 
