@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import shutil
 
-    from mrisynth.engine.tracking import NullTracker, Tracker, pipeline_context
+    from mrisynth.engine.tracking import NullTracker, Tracker
     from mrisynth.evaluation.evaluate import read_segmenter_accuracy
 
     accuracy = None
@@ -99,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         accuracy = read_segmenter_accuracy(args.segmenter_accuracy)
     cfg = build_config(args.params, args.overrides)
     tracker = Tracker() if args.mlflow else NullTracker()
-    experiment, tags = pipeline_context()
-    tracker.start("evaluate", experiment=experiment, tags={**tags, "stage": "evaluate"})
+    tracker.start_stage("evaluate", params=args.params)
     try:
         metrics = evaluate(
             args.prepared,

@@ -277,7 +277,7 @@ def load_split(
 def run(args: argparse.Namespace) -> int:
     from mrisynth.engine.solvers.generator import train_generator
     from mrisynth.engine.solvers.sync_expert import train_sync_expert
-    from mrisynth.engine.tracking import NullTracker, Tracker, pipeline_context
+    from mrisynth.engine.tracking import NullTracker, Tracker
 
     if args.model != "generator" and (args.expert or args.freeze):
         raise ValueError("--expert and --freeze apply to 'train generator' only")
@@ -300,9 +300,8 @@ def run(args: argparse.Namespace) -> int:
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     tracker = Tracker() if args.mlflow and main_rank else NullTracker()
-    experiment, tags = pipeline_context()
-    stage = args.stage or args.model
-    tracker.start(stage, experiment=experiment, tags={**tags, "stage": stage, "model": args.model})
+    # under a dvc pipeline: a child of the pipeline's run (engine/tracking.py, the key)
+    tracker.start_stage(args.stage or args.model, params=args.params, tags={"model": args.model})
     try:
         if args.model == "segmenter":
             result = _train_segmenter(train_seqs, val_seqs, cfgs, args.init_from, tracker)

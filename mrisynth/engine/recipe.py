@@ -2,7 +2,9 @@
 ``train_segmenter`` in :mod:`mrisynth.engine.solvers`): evenly spread validation subsets (a
 ``torch.utils.data.Subset`` of any batch source is one to the trainer), the solver ``meta``
 that a resumed run must agree with, exporting the best weights as a model artifact, and
-logging the run to MLflow.
+logging the run to MLflow: its config, training log, samples and the model file itself
+(``model/``: the file, its ``.run.json`` and ``config.json``), so a model found in the MLflow UI
+downloads as a folder that ``mrisynth synthesize --model`` takes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import numpy as np
 from mrisynth.data.spec import DataSpec
 from mrisynth.engine.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from mrisynth.engine.distributed import barrier
+from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Trainer
-from mrisynth.models.artifacts import Artifact, read_artifact, save_artifact
+from mrisynth.models.artifacts import Artifact, read_artifact, run_info_path, save_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,12 @@ __all__ = [
     "export_artifact",
     "log_run_params",
     "log_run_outputs",
+    "log_model",
+    "MODEL_ARTIFACT_DIR",
 ]
+
+#: The folder of a run's artifacts that holds its model file (and nothing else).
+MODEL_ARTIFACT_DIR = "model"
 
 
 def evenly_spaced(n_groups: int, max_groups: int) -> np.ndarray:
@@ -143,11 +151,50 @@ def log_run_params(trainer: Trainer, tracker: Any, params: Mapping[str, Any]) ->
         tracker.log_dict(json.loads(json.dumps(params, default=str)), "config.json")
 
 
-def log_run_outputs(trainer: Trainer, tracker: Any, samples: Path | None = None) -> None:
-    """The training log (``metrics.jsonl``: the loss curves) and sample videos as artifacts."""
+def log_run_outputs(
+    trainer: Trainer, tracker: Any, samples: Path | None = None, model: Path | None = None
+) -> None:
+    """The training log (``metrics.jsonl``: the loss curves), sample videos and the exported
+    model file (:func:`log_model`) as artifacts."""
     if tracker is None or not trainer.dist.is_main:
         return
     if trainer.metrics_file.is_file():
         tracker.log_artifact(trainer.metrics_file, "train")
     if samples is not None:
         tracker.log_artifact(samples, "samples")
+    if model is not None:
+        log_model(tracker, model)
+
+
+def log_model(tracker: Any, path: str | Path) -> None:
+    """Log a model file into the run's ``model/`` artifacts, ready to download and use.
+
+    ``model/`` receives the file itself (``generator.pt``, ``expert.pt`` or ``segmenter.pt``),
+    its run metadata (``<stem>.run.json``, where there is one) and ``config.json``: what the
+    file holds besides weights (kind, model config, data spec, info, training config,
+    validation metrics, step, package version), readable in the MLflow UI without loading it.
+
+    Raises:
+        CheckpointError: ``path`` is not a model file (named).
+    """
+    if isinstance(tracker, NullTracker) and tracker.run_id is None:
+        return  # nothing records: do not read the file for nothing
+    path = Path(path)
+    art = read_artifact(path)
+    tracker.log_artifact(path, MODEL_ARTIFACT_DIR)
+    sidecar = run_info_path(path)
+    if sidecar.is_file():
+        tracker.log_artifact(sidecar, MODEL_ARTIFACT_DIR)
+    config = {
+        "file": path.name,
+        "kind": art.kind,
+        "model_config": art.model_config,
+        "data_spec": art.data_spec.to_dict(),
+        "info": art.info,
+        "train_config": art.train_config,
+        "metrics": art.metrics,
+        "step": art.step,
+        "package_version": art.package_version,
+    }
+    plain = json.loads(json.dumps(config, default=str))
+    tracker.log_dict(plain, f"{MODEL_ARTIFACT_DIR}/config.json")

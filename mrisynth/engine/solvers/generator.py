@@ -488,5 +488,5 @@ def train_generator(
         samples = write_side_by_side_samples(
             trainer.out_dir / "generator.pt", val_seqs[:1], trainer.out_dir / "samples"
         )
-    log_run_outputs(trainer, tracker, samples)
+    log_run_outputs(trainer, tracker, samples, model=trainer.out_dir / "generator.pt")
     return result

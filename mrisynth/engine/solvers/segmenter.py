@@ -36,6 +36,7 @@ from torch.utils.data import Dataset
 
 from mrisynth.config.schema import to_dict
 from mrisynth.engine.checkpoint import load_model_state
+from mrisynth.engine.recipe import log_run_outputs, log_run_params
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.io.contours import AIR, TISSUE, UNTRACED
@@ -350,6 +351,12 @@ def train_segmenter(
     trainer = Trainer(train_cfg, SegmenterSolver(cfg, model, air_tissue), tracker=tracker)
     if init_from is not None:
         _init_weights(trainer, model, cfg, Path(init_from))
+    run_params = {
+        "train": to_dict(train_cfg),
+        "segmenter": to_dict(cfg),
+        "init_from": str(init_from),
+    }
+    log_run_params(trainer, tracker, run_params)
     last = trainer.fit(train_set, val_set)
     val = {k: v for k, v in last.items() if k.startswith("valid/")}
     if not val:  # resumed a finished run: fit() had nothing to do
@@ -365,4 +372,5 @@ def train_segmenter(
             train_config=to_dict(train_cfg),
             run={"git_commit": source_commit(), "init_from": init_from and str(init_from)},
         )
+    log_run_outputs(trainer, tracker, model=trainer.out_dir / "segmenter.pt")
     return model, val

@@ -363,7 +363,7 @@ def train_sync_expert(
     )
     trainer.fit(train_set, val_set)
     result = export_artifact(trainer, "expert.pt", meta, common_spacing(train_seqs))
-    log_run_outputs(trainer, tracker)
+    log_run_outputs(trainer, tracker, model=trainer.out_dir / "expert.pt")
     return result
 
 
