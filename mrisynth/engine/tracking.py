@@ -20,8 +20,9 @@ sweep point, too) starts a new one. The parent holds ``params.yaml`` as flat par
 
 Runs may also be nested by hand: give :meth:`Tracker.start` ``parent_run_id``. Use
 :class:`NullTracker` in tests or when tracking is off. ``mlflow`` is imported lazily, so
-importing :mod:`mrisynth.engine` stays fast, and its usage telemetry is off unless
-``$MLFLOW_DISABLE_TELEMETRY`` says otherwise (nothing leaves the machine but what is logged).
+importing :mod:`mrisynth.engine` stays fast; its usage telemetry is off unless
+``$MLFLOW_DISABLE_TELEMETRY`` says otherwise (nothing leaves the machine but what is logged),
+and run links go to the log, not to stdout.
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ class Tracker(NullTracker):
             # MLflow 3 fetches a telemetry config from the internet and reports usage unless
             # told not to; mrisynth runs offline (a lab's server may be the only host reachable)
             os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            # with a server MLflow prints run links to stdout, where commands write results
+            # (``mrisynth train`` prints its metrics as JSON); start() logs the link instead
+            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
             from mlflow.tracking import MlflowClient
 
             if self.tracking_uri.startswith("sqlite:///"):
@@ -241,7 +245,10 @@ class Tracker(NullTracker):
             all_tags["mlflow.parentRunId"] = parent_run_id
         run = self._create_run(exp_id, run_name, all_tags)
         self.run_id = run.info.run_id
-        logger.info("MLflow run %s (%s) in %s", run_name, self.run_id, self.tracking_uri)
+        where = self.tracking_uri
+        if where.startswith(("http://", "https://")):
+            where = f"{where.rstrip('/')}/#/experiments/{exp_id}/runs/{self.run_id}"
+        logger.info("MLflow run %s (%s): %s", run_name, self.run_id, where)
         return self
 
     def start_stage(
