@@ -647,6 +647,11 @@ def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
     assert rec.dicts["config.json"]["model"]["img_size"] == SIZE
     logged = dict(rec.artifacts)
     assert logged["train"] == tmp_path / "metrics.jsonl"
+    # the model, with its run metadata and its own config, under model/
+    assert ("model", tmp_path / "generator.pt") in rec.artifacts
+    assert ("model", tmp_path / "generator.run.json") in rec.artifacts
+    assert rec.dicts["model/config.json"]["kind"] == "generator"
+    assert rec.dicts["model/config.json"]["step"] == 2
     video = next(logged["samples"].glob("*.mp4"))  # recording | synthesized | difference
     clip = read_video(video)
     assert clip.frames.shape == (VAL[0].n_frames, SIZE, 3 * SIZE + 2)

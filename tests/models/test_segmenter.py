@@ -123,6 +123,25 @@ def test_save_load_round_trip(trained, tmp_path):
         torch.testing.assert_close(loaded(x), model.eval()(x), rtol=0, atol=0)
 
 
+class _Recorder:
+    """Records what a training run gives its tracker."""
+
+    def __init__(self):
+        self.params, self.dicts, self.artifacts = {}, {}, []
+
+    def log_params(self, config):
+        self.params.update(config)
+
+    def log_metrics(self, metrics, step):
+        pass
+
+    def log_dict(self, data, artifact_file):
+        self.dicts[artifact_file] = data
+
+    def log_artifact(self, path, artifact_path=None):
+        self.artifacts.append((artifact_path, path))
+
+
 def test_fine_tune_from_saved(trained, tmp_path):
     model, cfg, _, (frames, labels), _ = trained
     path = save_segmenter(tmp_path / "seg.pt", model, cfg)
@@ -131,6 +150,7 @@ def test_fine_tune_from_saved(trained, tmp_path):
     train_cfg = TrainConfig(
         max_steps=2, batch_size=4, out_dir=str(tmp_path / "ft"), progress=False, device="cpu"
     )
+    tracker = _Recorder()
     tuned, metrics = train_segmenter(
         frames[:8],
         labels[:8],
@@ -139,8 +159,15 @@ def test_fine_tune_from_saved(trained, tmp_path):
         cfg=tuned_cfg,
         train_cfg=train_cfg,
         init_from=path,
+        tracker=tracker,
     )
     assert metrics["valid/dice"] > 0.8
+    # the run's config and its model (with the model's own config) reach the tracker
+    assert tracker.params["segmenter"]["lr"] == 1e-8 and tracker.params["init_from"] == str(path)
+    assert ("model", tmp_path / "ft" / "segmenter.pt") in tracker.artifacts
+    logged = tracker.dicts["model/config.json"]
+    assert logged["kind"] == "segmenter" and logged["step"] == 2
+    assert logged["model_config"]["img_size"] == SIZE
     other = SegmenterConfig(img_size=SIZE, features=(8, 8, 16, 32, 64, 8))
     with pytest.raises(ValueError, match="architecture differs.*features"):
         train_segmenter(

@@ -217,8 +217,14 @@ def test_stages_log_to_a_real_server_and_its_model_synthesizes(
         a.path for a in client.list_artifacts(evaluate.info.run_id, "evaluation")
     }
 
-    # a model found in the UI: download its folder with the MLflow CLI and synthesize with it
+    # a model found in the UI (or by README's search): download its folder with the MLflow
+    # CLI and synthesize with it
+    found = client.search_runs(
+        [experiment.experiment_id], "tags.stage = 'pretrain' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )  # fmt: skip
     pretrain = stages["pretrain"].info.run_id
+    assert [r.info.run_id for r in found] == [pretrain]
     down = tmp_path / "downloaded"
     subprocess.run(
         [str(Path(sys.executable).parent / "mlflow"), "artifacts", "download",
