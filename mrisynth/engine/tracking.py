@@ -230,7 +230,8 @@ class Tracker(NullTracker):
 
         Args:
             run_name: display name of the run.
-            experiment: experiment name (created with its artifacts under the artifact root).
+            experiment: experiment name (created if needed: its artifacts go under the local
+                artifact root, or where a server keeps them).
             parent_run_id: make this a child run of that run (pipeline stages).
             tags: extra tags, e.g. DVC data hashes; the git commit is added automatically.
 
