@@ -1,0 +1,159 @@
+"""Multi-node training through torchrun's c10d rendezvous, two "nodes" on localhost (gloo, CPU).
+
+Every job is the toy run of ``torchrun_toy.py`` (world size 2, 10 steps, checkpoints at 4, 8
+and 10), launched as real ``torchrun`` processes:
+
+- 2 nodes x 1 process ends with the same bits as 1 node x 2 processes: the ranks compute the
+  same things either way, and gloo's all-reduce of two values is a single addition, which is
+  commutative, so nothing depends on where a rank runs;
+- only rank 0 writes (checkpoints, ``metrics.jsonl``) and logs to the tracker: each node gets
+  its own out_dir, as on node-local disks, and the other node's stays empty;
+- a node lost mid-run fails the whole job (the survivor's collectives see the dead peer); the
+  job restarted on both nodes resumes from the last checkpoint and ends bit-identical to the
+  uninterrupted run, its ``metrics.jsonl`` byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SCRIPT = HERE / "torchrun_toy.py"
+TIMEOUT_S = 180  # per job; a job that hangs is killed and fails the test
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _job(
+    tmp: Path, name: str, nodes: list[dict], nproc: int = 1, die_at: int | None = None
+) -> list[tuple[int, str]]:
+    """Run one torchrun job: a ``torchrun`` process per entry of ``nodes`` (``out``:
+    its out_dir), all on one rendezvous endpoint. Returns (exit code, log) per node; every
+    process group is killed on the way out, whatever happened."""
+    port = _free_port()
+    pid_dir = tmp / f"{name}.pids"
+    pid_dir.mkdir()
+    env = {
+        **os.environ,
+        "TOY_PID_DIR": str(pid_dir),
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    procs, logs = [], []
+    try:
+        for i, node in enumerate(nodes):
+            cmd = [sys.executable, "-m", "torch.distributed.run",
+                   "--nnodes", str(len(nodes)), "--nproc-per-node", str(nproc),
+                   "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
+                   "--rdzv-id", name, "--max-restarts", "0",
+                   str(SCRIPT), "--out", str(node["out"]), "--report", str(tmp / name)]  # fmt: skip
+            if die_at is not None:
+                cmd += ["--die-at", str(die_at)]
+            logs.append(tmp / f"{name}.node{i}.log")
+            with logs[-1].open("w") as log:
+                procs.append(
+                    subprocess.Popen(
+                        cmd,
+                        env={**env, "NODE_LABEL": f"node{i}"},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its own process group, killed below
+                    )
+                )
+        codes = []
+        for p in procs:
+            try:
+                codes.append(p.wait(timeout=TIMEOUT_S))
+            except subprocess.TimeoutExpired:
+                codes.append(None)
+    finally:
+        for p in procs:  # the agents (and anything left in their groups)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        for f in pid_dir.iterdir():  # workers: torchrun gives each its own session
+            try:
+                if b"torchrun_toy" in Path(f"/proc/{f.name}/cmdline").read_bytes():
+                    os.kill(int(f.name), signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return [(c, log.read_text()) for c, log in zip(codes, logs)]
+
+
+def _ok(results: list[tuple[int, str]]) -> None:
+    for code, log in results:
+        assert code == 0, f"torchrun exited {code}:\n{log[-3000:]}"
+
+
+def _report(tmp: Path, name: str) -> tuple[torch.Tensor, list[dict]]:
+    """Rank 0's final parameters (after checking rank 1 holds the same) and both ranks' facts."""
+    folder = tmp / name
+    params = [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert torch.equal(params[0], params[1])  # the replicas agree
+    facts = [json.loads((folder / f"rank{r}.json").read_text()) for r in range(2)]
+    return params[0], facts
+
+
+@pytest.fixture(scope="module")
+def single_node(tmp_path_factory) -> tuple[Path, torch.Tensor]:
+    """The reference: 1 node x 2 processes, uninterrupted. Returns (out_dir, final params)."""
+    tmp = tmp_path_factory.mktemp("single")
+    _ok(_job(tmp, "single", [{"out": tmp / "run"}], nproc=2))
+    params, facts = _report(tmp, "single")
+    assert [f["world_size"] for f in facts] == [2, 2]
+    return tmp / "run", params
+
+
+@pytest.mark.slow  # ~20 s on 2 cores: four torchrun agents start and import torch
+def test_two_nodes_match_one_node_and_only_rank0_writes(tmp_path, single_node):
+    ref_dir, ref_params = single_node
+    nodes = [{"out": tmp_path / "disk0"}, {"out": tmp_path / "disk1"}]  # node-local disks
+    _ok(_job(tmp_path, "multi", nodes))
+    params, facts = _report(tmp_path, "multi")
+    assert sorted(f["node"] for f in facts) == ["node0", "node1"]  # one rank per node
+    assert {f["group_rank"] for f in facts} == {0, 1}
+    assert torch.equal(params, ref_params), (params - ref_params).abs().max()
+
+    main = next(f for f in facts if f["rank"] == 0)
+    other = next(f for f in facts if f["rank"] == 1)
+    main_disk = tmp_path / f"disk{main['node'][-1]}"
+    other_disk = tmp_path / f"disk{other['node'][-1]}"
+    assert not other_disk.exists() or not any(other_disk.iterdir())  # rank 1 wrote nothing
+    names = sorted(p.name for p in (main_disk / "checkpoints").iterdir())
+    assert names == ["step_00000004.pt", "step_00000008.pt", "step_00000010.pt"]
+    assert (main_disk / "metrics.jsonl").read_bytes() == (ref_dir / "metrics.jsonl").read_bytes()
+    assert main["tracked_steps"] == [2, 4, 6, 8, 10] and other["tracked_steps"] == []
+
+
+@pytest.mark.slow  # ~25 s on 2 cores
+def test_lost_node_then_restart_resumes_bit_identical(tmp_path, single_node):
+    ref_dir, ref_params = single_node
+    shared = tmp_path / "shared"  # out_dir on a filesystem both nodes see (resume reads it)
+    nodes = [{"out": shared}, {"out": shared}]
+    crashed = _job(tmp_path, "crashed", nodes, die_at=7)
+    assert all(code not in (0, None) for code, _ in crashed), crashed  # failed, did not hang
+    assert not (tmp_path / "crashed").exists()  # no rank finished
+    ckpts = sorted(p.name for p in (shared / "checkpoints").iterdir())
+    assert ckpts == ["step_00000004.pt"]  # died in step 7: steps 5-6 are lost
+
+    _ok(_job(tmp_path, "restarted", nodes))
+    params, facts = _report(tmp_path, "restarted")
+    assert [f["first_step"] for f in facts] == [4, 4]  # resumed, not started over
+    assert torch.equal(params, ref_params), (params - ref_params).abs().max()
+    assert (shared / "metrics.jsonl").read_bytes() == (ref_dir / "metrics.jsonl").read_bytes()
