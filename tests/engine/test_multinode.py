@@ -7,7 +7,8 @@ and 10), launched as real ``torchrun`` processes:
   same things either way, and gloo's all-reduce of two values is a single addition, which is
   commutative, so nothing depends on where a rank runs;
 - only rank 0 writes (checkpoints, ``metrics.jsonl``) and logs to the tracker: each node gets
-  its own out_dir, as on node-local disks, and the other node's stays empty;
+  its own out_dir, as on node-local disks, and the other node's stays empty; restarting that
+  job stops with a clear error (the ranks would resume from different steps);
 - a node lost mid-run fails the whole job (the survivor's collectives see the dead peer); the
   job restarted on both nodes resumes from the last checkpoint and ends bit-identical to the
   uninterrupted run, its ``metrics.jsonl`` byte-identical.
@@ -139,6 +140,13 @@ def test_two_nodes_match_one_node_and_only_rank0_writes(tmp_path, single_node):
     assert names == ["step_00000004.pt", "step_00000008.pt", "step_00000010.pt"]
     assert (main_disk / "metrics.jsonl").read_bytes() == (ref_dir / "metrics.jsonl").read_bytes()
     assert main["tracked_steps"] == [2, 4, 6, 8, 10] and other["tracked_steps"] == []
+
+    # the job restarted on node-local disks: rank 0 finds its step-10 checkpoint, rank 1 none;
+    # both stop with one clear message instead of training from different states
+    again = _job(tmp_path, "again", nodes)
+    assert all(code not in (0, None) for code, _ in again), again
+    assert any("out_dir must be on a filesystem that every node shares" in log for _, log in again)
+    assert not (tmp_path / "again").exists()
 
 
 @pytest.mark.slow  # ~25 s on 2 cores
