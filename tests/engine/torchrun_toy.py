@@ -66,9 +66,6 @@ def main() -> int:
     parser.add_argument("--report", required=True)
     parser.add_argument("--die-at", type=int, default=None)
     args = parser.parse_args()
-    pids = os.environ.get("TOY_PID_DIR")
-    if pids:  # torchrun starts workers in their own sessions: the test kills them by pid
-        Path(pids, str(os.getpid())).touch()
     torch.set_num_threads(1)
     info = setup_distributed("cpu", timeout_s=60.0)  # a lost peer fails fast, not in 10 min
     try:
