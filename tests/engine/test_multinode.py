@@ -137,7 +137,7 @@ def single_node(tmp_path_factory) -> tuple[Path, torch.Tensor]:
     return tmp / "run", params
 
 
-@pytest.mark.slow  # 33 s (+ 15 s for the shared 1-node run) on 2 busy cores: torchrun starts
+@pytest.mark.slow  # 33 s + 15 s for the 1-node reference, on 2 busy cores
 def test_two_nodes_match_one_node_and_only_rank0_writes(tmp_path, single_node):
     ref_dir, ref_params = single_node
     nodes = [tmp_path / "disk0", tmp_path / "disk1"]  # node-local disks
