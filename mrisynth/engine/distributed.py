@@ -5,6 +5,26 @@ Launch with ``torchrun --nproc_per_node N -m mrisynth ...``; torchrun sets ``RAN
 :func:`setup_distributed` reads. A plain ``python`` launch is a world of size 1 and never
 initialises a process group, so single-process code pays nothing. Backends: ``gloo`` on CPU,
 ``nccl`` on CUDA.
+
+Several machines: one ``torchrun`` per node, all pointed at one rendezvous endpoint (a host and
+a free port on the first node); ranks are assigned at the rendezvous. Under SLURM::
+
+    #SBATCH --nodes=2
+    #SBATCH --ntasks-per-node=1
+    #SBATCH --gpus-per-node=4
+    #SBATCH --requeue
+    head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+    srun torchrun --nnodes "$SLURM_NNODES" --nproc-per-node 4 \\
+        --rdzv-backend c10d --rdzv-endpoint "$head:29500" --rdzv-id "$SLURM_JOB_ID" \\
+        -m mrisynth train generator --out /shared/runs/pretrain ...
+
+``batch_size`` is per rank. Rank 0 alone writes checkpoints, ``metrics.jsonl``, the exported
+model file and MLflow records; every rank reads the checkpoint it resumes from and the exported
+model, so ``--out`` must be on a filesystem every node shares (the trainer stops with a
+``CheckpointError`` when ranks find different checkpoints). A lost node fails the whole job;
+the restarted job (``--requeue``, or submit it again) resumes from the last checkpoint and ends
+bit-identical to an uninterrupted run on CPU (``tests/engine/test_multinode.py``: 2 nodes x 1
+process on localhost, gloo).
 """
 
 from __future__ import annotations

@@ -26,6 +26,11 @@ per rank). With a map-style dataset, the batches are a pure function of ``(seed,
 (:class:`~mrisynth.engine.sampling.StepBatchSampler`), so a killed and resumed run repeats the
 uninterrupted one exactly on CPU. Datasets should derive any randomness from the sample index
 (or a generator seeded by it), not from global RNGs, for that to hold with ``num_workers > 0``.
+The first metrics record after a resume averages the steps since the checkpoint, so
+``metrics.jsonl`` repeats the uninterrupted run's byte for byte when ``ckpt_interval`` is a
+multiple of ``log_interval``. Every rank reads the checkpoint that rank 0 wrote: across nodes,
+``out_dir`` must be on a filesystem they share (ranks that resume from different steps stop
+with :class:`~mrisynth.engine.checkpoint.CheckpointError`).
 
 Training data can also be an *indexed batch source*: an object with ``__len__`` and
 ``get_batch(indices, seed) -> batch`` (e.g. :class:`~mrisynth.data.dataset.DeviceClipBank`,
@@ -1005,3 +1010,13 @@ class Trainer:
         else:
             seed_everything(derive_seed(self.cfg.seed, self.dist.rank))
             self.step = 0
+        if self.dist.is_distributed:
+            # Every rank reads the checkpoint itself, and only rank 0 writes them: on node-local
+            # disks the other nodes find none (or a stale one) and would train from another
+            # state, then hang in a collective. Fail at once instead, on every rank.
+            steps = all_gather_object(self.step)
+            if len(set(steps)) > 1:
+                raise CheckpointError(
+                    f"{self.ckpt_dir}: the ranks resumed from different steps {steps} (by rank): "
+                    "out_dir must be on a filesystem that every node shares"
+                )

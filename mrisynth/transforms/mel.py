@@ -164,7 +164,11 @@ def log_mel(audio: np.ndarray, sample_rate: int, cfg: MelConfig) -> np.ndarray:
     basis = librosa.filters.mel(
         sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
     )
-    mel = basis @ spec
+    # einsum, not ``basis @ spec``: a BLAS matmul may round a column differently depending on
+    # where it sits in the matrix (seen with OpenBLAS on AVX-512), so the log-mel of a chunk
+    # of audio would differ by an ulp from the same steps of the whole recording, and chunked
+    # synthesis would not equal one pass. einsum sums each column the same way wherever it is.
+    mel = np.einsum("mf,ft->mt", basis, spec)
     floor = 10.0 ** (cfg.min_level_db / 20.0)  # avoid log(0) below the dB floor anyway
     db = 20.0 * np.log10(np.maximum(floor, mel)) - cfg.ref_level_db
     m = cfg.max_abs_value

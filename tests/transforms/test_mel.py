@@ -111,3 +111,19 @@ def test_click_lands_at_the_same_place_in_dataset_and_inference(fps, preset, cen
         np.testing.assert_array_equal(train, inf[k])
         col = int(np.argmax(train[0].mean(axis=0)))
         assert col == expect_col, f"click at frame {k} landed in column {col}, not {expect_col}"
+
+
+def test_log_mel_of_a_chunk_equals_the_same_steps_of_the_whole():
+    """Chunked synthesis relies on it bit for bit: a step's value must not depend on where its
+    column sits in the spectrogram (a BLAS matmul broke this on AVX-512 machines)."""
+    cfg = MelConfig.mri()
+    rng = np.random.default_rng(3)
+    audio = (0.3 * rng.normal(size=20 * cfg.sample_rate)).astype(np.float32)
+    whole = log_mel(audio, cfg.sample_rate, cfg)
+    margin = cfg.n_fft // cfg.hop_length + 1  # steps whose window reaches a chunk's edge
+    for start_step, n_steps in [(0, 401), (123, 777), (1000, 64), (1500, 499)]:
+        s0 = start_step * cfg.hop_length
+        part = log_mel(audio[s0 : s0 + n_steps * cfg.hop_length], cfg.sample_rate, cfg)
+        inner = slice(margin, part.shape[1] - margin)
+        shifted = slice(start_step + margin, start_step + part.shape[1] - margin)
+        assert np.array_equal(part[:, inner], whole[:, shifted])
