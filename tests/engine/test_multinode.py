@@ -212,14 +212,18 @@ def test_cli_two_nodes_one_mlflow_run_one_model(tmp_path):
     assert len(stores) == 1, stores  # the other node's rank never opened a store
     client = MlflowClient(tracking_uri=f"sqlite:///{stores[0] / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("multinode").experiment_id])
-    assert len(runs) == 1
-    run = runs[0]
+    # under MRISYNTH_PIPELINE: the stage's run and its pipeline (parent) run
+    parents = [r for r in runs if r.data.tags.get("mrisynth.role") == "pipeline"]
+    stages = [r for r in runs if r not in parents]
+    assert len(parents) == 1 and len(stages) == 1, [r.info.run_name for r in runs]
+    run = stages[0]
+    assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
     assert run.info.status == "FINISHED" and run.data.tags["stage"] == "expert"
     assert run.data.params["train.max_steps"] == "4"
     history = client.get_metric_history(run.info.run_id, "train/loss")
     assert [m.step for m in history] == [2, 4]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert "config.json" in artifacts
+    assert "config.json" in artifacts and "model" in artifacts
 
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert "expert.pt" in names and "metrics.json" in names
