@@ -61,7 +61,8 @@ class Metric:
     Attributes:
         name: the row column and last part of a ``metrics.json`` key; ``{shift}`` stands for
             a deliberate audio shift in frames (``shift_{shift}_offset`` → ``shift_-6_offset``).
-        group: ``count``, ``image``, ``sync``, ``anatomy``, ``temporal`` or ``retroflex``.
+        group: ``count``, ``image``, ``sync``, ``anatomy``, ``temporal``, ``face`` or
+            ``retroflex``.
         direction: ``"max"`` (higher is better), ``"min"`` (lower is better) or None (a count
             or a signed quantity).
         unit: ``""`` (dimensionless), ``"mm"``, ``"dB"``, ``"frames"``, ``"clips"``...
@@ -149,6 +150,7 @@ _ANAT = "mrisynth.metrics.anatomy"
 _CONS = "mrisynth.metrics.constriction"
 _TEMP = "mrisynth.metrics.temporal"
 _RETRO = "mrisynth.evaluation.phones.retroflex_check"
+_LMD = "mrisynth.metrics.landmarks"
 _ALL = "table breakdown compare plot"
 
 #: Every reported metric. Order matters: it is the column order of the report's tables.
@@ -230,6 +232,16 @@ METRICS: tuple[Metric, ...] = (
     _m("pause_motion_ratio", "temporal", "min", "", "table",
        "mrisynth.metrics.constriction.pause_motion_mm",
        "pause motion / the recording's (both segmented); a resting speaker's is 1"),
+    # ---- talking faces: landmarks of the generated video vs the reference's (IOD: fraction
+    # of the reference's inter-ocular distance, so frame size and face scale drop out)
+    _m("lmd_mouth", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance / inter-ocular distance, mean over frames"),
+    _m("lmd_mouth_aligned", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance after per-frame upper-face similarity alignment (pose removed)"),
+    _m("lmd_face", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "whole-face landmark distance / inter-ocular distance, mean over frames"),
+    _m("lmd_mouth_px", "face", "min", "px", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance in pixels, mean over frames"),
     # ---- the retroflex-vs-dental check (keys retroflex_check.<source>.<metric>)
     _m("retroflex_x_mm", "retroflex", None, "mm", "", _RETRO,
        "tongue-tip constriction x during retroflex phones (grows posteriorly)"),
