@@ -242,6 +242,8 @@ METRICS: tuple[Metric, ...] = (
        "whole-face landmark distance / inter-ocular distance, mean over frames"),
     _m("lmd_mouth_px", "face", "min", "px", "", f"{_LMD}.landmark_distance",
        "mouth landmark distance in pixels, mean over frames"),
+    _m("mouth_cpbd", "face", "max", "", "", "mrisynth.metrics.sharpness.mouth_sharpness",
+       "no-reference mouth sharpness: CPBD in the mouth box, mean over frames"),
     # ---- the retroflex-vs-dental check (keys retroflex_check.<source>.<metric>)
     _m("retroflex_x_mm", "retroflex", None, "mm", "", _RETRO,
        "tongue-tip constriction x during retroflex phones (grows posteriorly)"),
