@@ -71,3 +71,13 @@ def test_short_training_beats_the_untrained_model(tmp_path):
     assert val["valid/err_px"] == pytest.approx(after["face_px"], rel=1e-3)
     loaded, _ = load_landmark_regressor(tmp_path / "landmarks.pt")
     assert landmark_errors(loaded, va.frames, va.landmarks) == pytest.approx(after)
+
+
+def test_crop_shifts_the_landmarks_with_the_frame():
+    full = render_landmark_data([2], 3, size=48, seed=1, progress=False)
+    box = render_landmark_data([2], 3, size=48, seed=1, crop=(10, 6, 32), progress=False)
+    assert box.frames.shape == (3, 32, 32, 3) and box.speaker.tolist() == [2, 2, 2]
+    assert np.array_equal(box.frames, full.frames[:, 10:42, 6:38])
+    assert np.allclose(box.landmarks, full.landmarks - np.array([6.0, 10.0]))
+    with pytest.raises(ValueError, match="leaves the 48-px frame"):
+        render_landmark_data([2], 1, size=48, crop=(20, 0, 32), progress=False)

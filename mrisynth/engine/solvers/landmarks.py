@@ -92,6 +92,7 @@ def render_landmark_data(
     size: int = 64,
     seed: int = 0,
     view: str = "frontal",
+    crop: tuple[int, int, int] | None = None,
     progress: bool = True,
 ) -> LandmarkData:
     """Render phantom face frames of the given speakers with their landmarks.
@@ -99,9 +100,13 @@ def render_landmark_data(
     Args:
         speakers: speaker indices (their identities are the phantom corpus's for ``seed``).
         frames_per_speaker: frames rendered per speaker (one clip at 25 fps).
-        size: frame side in px (≥ 32).
+        size: rendered frame side in px (≥ 32).
         seed: seed of identities and motion.
         view: ``"frontal"`` or ``"three_quarter"``.
+        crop: ``(top, left, side)`` px: keep this square of each rendered frame (landmarks
+            shifted with it), e.g. ``(20, 16, 64)`` of a 96-px render for the face box that
+            ``experiments/face`` prepares (``roi_box_mm: [20, 16, 64, 64]``); None: the whole
+            frame.
         progress: show a tqdm bar.
 
     Returns:
@@ -130,8 +135,15 @@ def render_landmark_data(
             view=view,
             blink_rate_per_min=40.0,  # above conversation's ~26/min: more closed-eye examples
         )
-        frames.append(video.frames)
-        marks.append(video.landmarks)
+        frames_k, lm = video.frames, video.landmarks
+        if crop is not None:
+            top, left, side = crop
+            if top < 0 or left < 0 or top + side > size or left + side > size:
+                raise ValueError(f"render_landmark_data: crop {crop} leaves the {size}-px frame")
+            frames_k = frames_k[:, top : top + side, left : left + side]
+            lm = lm - np.array([left, top], np.float32)
+        frames.append(frames_k)
+        marks.append(lm)
         who.append(np.full(n, s))
     return LandmarkData(np.concatenate(frames), np.concatenate(marks), np.concatenate(who))
 
