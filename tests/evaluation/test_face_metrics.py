@@ -96,3 +96,21 @@ def test_evaluate_adds_face_metrics_on_a_tiny_face_corpus(tmp_path, tiny_model_c
         evaluate(
             prepared, gen, expert, None, tmp_path / "bad", cfg, landmarks_ckpt=tmp_path / "lm64.pt"
         )
+
+
+def test_cli_names_a_missing_landmark_regressor(tmp_path):
+    import argparse
+
+    from mrisynth.cli import evaluate as cli
+
+    files = [tmp_path / n for n in ("p.csv", "g.pt", "e.pt")]
+    for f in files:
+        f.write_text("")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(
+        ["--prepared", str(files[0]), "--generator", str(files[1]), "--eval-expert", str(files[2])]
+        + ["--landmarks", str(tmp_path / "lm.pt"), "--out", str(tmp_path / "o")]
+    )
+    with pytest.raises(FileNotFoundError, match="--landmarks: .*lm.pt does not exist"):
+        cli.run(args)
