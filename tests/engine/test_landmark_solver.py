@@ -81,3 +81,19 @@ def test_crop_shifts_the_landmarks_with_the_frame():
     assert np.allclose(box.landmarks, full.landmarks - np.array([6.0, 10.0]))
     with pytest.raises(ValueError, match="leaves the 48-px frame"):
         render_landmark_data([2], 1, size=48, crop=(20, 0, 32), progress=False)
+
+
+def test_phantom_recipe_writes_the_model_and_its_heldout_error(tmp_path):
+    import json
+
+    from mrisynth.engine.solvers.landmarks import train_phantom_landmark_regressor
+
+    cfg = LandmarkConfig(img_size=32, features=(4, 4, 8, 8), hidden=8)
+    errors = train_phantom_landmark_regressor(
+        tmp_path, train_speakers=2, val_speakers=1, frames_per_speaker=16, size=48,
+        crop=(8, 8, 32), steps=4, cfg=cfg,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "heldout.json").read_text()) == errors
+    assert errors["frames"] == 16 and errors["face_px"] > 0
+    model, loaded_cfg = load_landmark_regressor(tmp_path / "landmarks.pt")
+    assert loaded_cfg == cfg
