@@ -59,6 +59,9 @@ class LandmarkConfig:
     """Peak AdamW learning rate."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
+    eyelid_weight: float = 1.0
+    """Loss weight of the four eyelid landmarks relative to the others (weights renormalised
+    to mean 1): the lids move a few pixels in a blink and are a small share of the loss."""
     augment: bool = True
     """Apply the on-the-fly augmentation below to training batches."""
     aug_shift_px: float = 4.0
@@ -83,6 +86,8 @@ class LandmarkConfig:
             raise ValueError("n_landmarks and hidden must be >= 1")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.eyelid_weight > 0:
+            raise ValueError(f"eyelid_weight must be > 0, got {self.eyelid_weight}")
         for name in ("weight_decay", "aug_shift_px", "aug_rotate_deg", "aug_zoom", "aug_color"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -97,3 +99,31 @@ def test_phantom_recipe_writes_the_model_and_its_heldout_error(tmp_path):
     assert errors["frames"] == 16 and errors["face_px"] > 0
     model, loaded_cfg = load_landmark_regressor(tmp_path / "landmarks.pt")
     assert loaded_cfg == cfg
+
+
+def test_eyelid_weight_scales_the_lids_share_of_the_loss():
+    from mrisynth.engine.solvers.landmarks import LandmarkSolver
+
+    cfg = LandmarkConfig(img_size=32, features=(4, 4, 8, 8), hidden=8, augment=False)
+    k = len(LANDMARK_NAMES)
+    lid = LANDMARK_NAMES.index("eye_r_upper")
+    batch = {"image": torch.zeros(2, 3, 32, 32, dtype=torch.uint8)}
+    losses = []
+    for w in (1.0, 5.0):
+        solver = LandmarkSolver(dataclasses.replace(cfg, eyelid_weight=w))
+        torch.manual_seed(0)
+        solver.net = build_landmark_regressor(cfg).eval()
+        with torch.no_grad():
+            pred = solver.net(batch["image"].float())
+        # targets equal to the prediction but one lid coordinate 0.1 off: only its error counts
+        base = {**batch, "target": pred.clone()}
+        off = {**batch, "target": pred.clone()}
+        off["target"][:, lid, 1] += 0.1
+        with torch.no_grad():
+            losses.append(
+                float(solver.run_step(off, False)["loss"] - solver.run_step(base, False)["loss"])
+            )
+    # lid error 0.1 on 1 of 2K coordinates; with weight w the lids' weight is w / mean weight
+    mean5 = (k - 4 + 4 * 5.0) / k
+    assert losses[0] == pytest.approx(0.1 / (2 * k), rel=1e-3)
+    assert losses[1] == pytest.approx(0.1 * 5.0 / mean5 / (2 * k), rel=1e-3)

@@ -56,6 +56,8 @@ def test_config_rejects_bad_values():
         LandmarkConfig(features=(8, 8))
     with pytest.raises(ValueError, match="aug_zoom"):
         LandmarkConfig(aug_zoom=-0.1)
+    with pytest.raises(ValueError, match="eyelid_weight"):
+        LandmarkConfig(eyelid_weight=0.0)
 
 
 def test_artifact_round_trip(tmp_path):
