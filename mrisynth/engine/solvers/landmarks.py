@@ -114,10 +114,9 @@ def render_landmark_data(
             ``experiments/face`` prepares (``roi_box_mm: [20, 16, 64, 64]``); None: the whole
             frame.
         blink_rate_per_min: mean blink rate of the clips. The default 120/min, far above
-            conversation's ~26/min, puts about 45 % of the frames inside a blink: with 40/min
-            (about 15 %) a regressor trained 1000 steps did not learn the lids at all (its eye
-            aspect ratio fell from 0.34 to only 0.32 in closed-eye frames, against 0.38 to
-            near 0 in the ground truth), so blinks could not be detected from its landmarks.
+            conversation's ~26/min, puts about 45 % of the frames inside a blink, so the lids
+            get examples of every closure (with ``LandmarkConfig.eyelid_weight`` 1, neither 40
+            nor 120/min taught a regressor to close its lids; the weight did).
         progress: show a tqdm bar.
 
     Returns:
@@ -374,7 +373,7 @@ def train_phantom_landmark_regressor(
     frames_per_speaker: int = 80,
     size: int = 64,
     crop: tuple[int, int, int] | None = None,
-    steps: int = 1000,
+    steps: int = 1500,
     seed: int = 0,
     blink_rate_per_min: float = 120.0,
     cfg: LandmarkConfig | None = None,
