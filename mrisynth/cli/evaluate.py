@@ -56,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. a row of experiments/real_contours/metrics/loso.md",
     )
     parser.add_argument(
+        "--landmarks",
+        type=Path,
+        metavar="landmarks.pt",
+        help="face landmark regressor (RGB face video): adds LMD, mouth CPBD, blink and "
+        "head-motion metrics (mrisynth.evaluation.face)",
+    )
+    parser.add_argument(
         "--out", required=True, type=Path, help="report folder (metrics.json, report.html...)"
     )
     add_config_arguments(parser, "evaluate", "n_videos=2 warp_stride=8")
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         ("--eval-expert", args.eval_expert),
         ("--segmenter", args.segmenter),
         ("--segmenter-accuracy", args.segmenter_accuracy),
+        ("--landmarks", args.landmarks),
     ):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{flag}: {path} does not exist")
@@ -110,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             cfg,
             tracker=tracker,
             segmenter_accuracy=accuracy,
+            landmarks_ckpt=args.landmarks,
         )
     except BaseException:
         tracker.end("FAILED")

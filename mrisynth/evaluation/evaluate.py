@@ -379,6 +379,7 @@ def evaluate(
     cfg: EvalConfig | None = None,
     tracker: Any = None,
     segmenter_accuracy: str | Path | SegmenterAccuracy | None = None,
+    landmarks_ckpt: str | Path | None = None,
 ) -> dict[str, float]:
     """Evaluate the generator, the baselines and the real videos; write the report.
 
@@ -397,6 +398,9 @@ def evaluate(
         segmenter_accuracy: the segmenter's accuracy on real contour-labelled data (a JSON
             file, module docstring, or its :class:`SegmenterAccuracy`), shown beside the
             pseudo-label anatomy; None: not known.
+        landmarks_ckpt: a face landmark regressor file (RGB face video of its frame size):
+            adds the ``face`` metrics (LMD, mouth CPBD, blinks, head motion;
+            :mod:`mrisynth.evaluation.face`) to every row; None: none.
 
     Returns:
         The flat metrics written to ``out_dir/metrics.json``.
@@ -423,6 +427,17 @@ def evaluate(
     root = prepared_csv.parent
     entries, tests = _read_entries(prepared_csv, cfg)
     models = load_models(generator_ckpt, eval_expert_ckpt, segmenter_ckpt, cfg.device)
+    regressor = None
+    if landmarks_ckpt is not None:
+        from mrisynth.models.artifacts import load_landmark_regressor
+
+        regressor, lm_cfg = load_landmark_regressor(landmarks_ckpt, map_location=cfg.device)
+        if models.gen_cfg.channels != 3 or models.gen_cfg.img_size != lm_cfg.img_size:
+            raise ValueError(
+                f"{landmarks_ckpt}: the landmark regressor reads {lm_cfg.img_size}-px RGB "
+                f"frames, the generator makes {models.gen_cfg.img_size}-px frames with "
+                f"{models.gen_cfg.channels} channel(s)"
+            )
 
     def load(e) -> Recording:
         seq = SpeechMRISequence.load(root / _prepared_path(e))
@@ -464,6 +479,7 @@ def evaluate(
         cfg=cfg,
         segmenter=models.segmenter,
         seg_size=models.seg_size,
+        landmarks=regressor,
     )
     rng = np.random.default_rng(cfg.seed)
     collected = _Collected()
@@ -481,6 +497,7 @@ def evaluate(
             anatomy=scorer.anatomy,
             segment=scorer.segment,
             pause=(cfg.pause_min_s, cfg.pause_trim_s),
+            landmarks=scorer.face_landmarks if regressor is not None else None,
         )
         n_pseudo += truth.anatomy is not None and truth.anatomy.is_pseudo
         refs = draw_references(seq, adapt[seq.speaker], cfg.conditions, rng)

@@ -37,11 +37,14 @@ from mrisynth.metrics.stats import Summary
 
 __all__ = ["LANGUAGE_METRICS", "read_rows", "language_rows", "language_report"]
 
-#: ``(column of per_utterance.csv, label)`` in the table's order: sync, image, anatomy.
+#: ``(column of per_utterance.csv, label)`` in the table's order: sync, image, face (with a
+#: landmark regressor, :mod:`mrisynth.evaluation.face`), anatomy.
 LANGUAGE_METRICS: tuple[tuple[str, str], ...] = (
     ("lse_d", "LSE-D ↓"),
     ("lse_c", "LSE-C ↑"),
     ("ssim", "SSIM ↑"),
+    ("lmd_mouth", "mouth LMD ↓"),
+    ("mouth_cpbd", "mouth CPBD ↑"),
     ("dice_mean", "Dice ↑"),
     ("hd95_mean_mm", "HD95 mm ↓"),
     ("degree_err_mean_mm", "degree err. mm ↓"),

@@ -61,7 +61,8 @@ class Metric:
     Attributes:
         name: the row column and last part of a ``metrics.json`` key; ``{shift}`` stands for
             a deliberate audio shift in frames (``shift_{shift}_offset`` → ``shift_-6_offset``).
-        group: ``count``, ``image``, ``sync``, ``anatomy``, ``temporal`` or ``retroflex``.
+        group: ``count``, ``image``, ``sync``, ``anatomy``, ``temporal``, ``face`` or
+            ``retroflex``.
         direction: ``"max"`` (higher is better), ``"min"`` (lower is better) or None (a count
             or a signed quantity).
         unit: ``""`` (dimensionless), ``"mm"``, ``"dB"``, ``"frames"``, ``"clips"``...
@@ -149,6 +150,8 @@ _ANAT = "mrisynth.metrics.anatomy"
 _CONS = "mrisynth.metrics.constriction"
 _TEMP = "mrisynth.metrics.temporal"
 _RETRO = "mrisynth.evaluation.phones.retroflex_check"
+_LMD = "mrisynth.metrics.landmarks"
+_FM = "mrisynth.metrics.face_motion"
 _ALL = "table breakdown compare plot"
 
 #: Every reported metric. Order matters: it is the column order of the report's tables.
@@ -230,6 +233,32 @@ METRICS: tuple[Metric, ...] = (
     _m("pause_motion_ratio", "temporal", "min", "", "table",
        "mrisynth.metrics.constriction.pause_motion_mm",
        "pause motion / the recording's (both segmented); a resting speaker's is 1"),
+    # ---- talking faces: landmarks of the generated video vs the reference's (IOD: fraction
+    # of the reference's inter-ocular distance, so frame size and face scale drop out)
+    _m("lmd_mouth", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance / inter-ocular distance, mean over frames"),
+    _m("lmd_mouth_aligned", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance after per-frame upper-face similarity alignment (pose removed)"),
+    _m("lmd_face", "face", "min", "IOD", "", f"{_LMD}.landmark_distance",
+       "whole-face landmark distance / inter-ocular distance, mean over frames"),
+    _m("lmd_mouth_px", "face", "min", "px", "", f"{_LMD}.landmark_distance",
+       "mouth landmark distance in pixels, mean over frames"),
+    _m("mouth_cpbd", "face", "max", "", "", "mrisynth.metrics.sharpness.mouth_sharpness",
+       "no-reference mouth sharpness: CPBD in the mouth box, mean over frames"),
+    # blinks and head motion have no better direction: a generated value should lie within the
+    # reference videos' distribution (mrisynth.metrics.stats.percentile_rank / within_range)
+    _m("blink_rate_per_min", "face", None, "1/min", "", f"{_FM}.blink_stats",
+       "blinks per minute (eye aspect ratio below half its open level)"),
+    _m("blink_duration_s", "face", None, "s", "", f"{_FM}.blink_stats",
+       "mean blink duration: time below half closure"),
+    _m("head_roll_std_deg", "face", None, "deg", "", f"{_FM}.head_motion",
+       "head roll amplitude: std over the clip (upper-face similarity fit)"),
+    _m("head_roll_speed_deg_s", "face", None, "deg/s", "", f"{_FM}.head_motion",
+       "head roll speed: mean |frame-to-frame change| × fps"),
+    _m("head_translation_std_iod", "face", None, "IOD", "", f"{_FM}.head_motion",
+       "head translation amplitude (upper-face centroid), inter-ocular distances"),
+    _m("head_translation_speed_iod_s", "face", None, "IOD/s", "", f"{_FM}.head_motion",
+       "head translation speed, inter-ocular distances per second"),
     # ---- the retroflex-vs-dental check (keys retroflex_check.<source>.<metric>)
     _m("retroflex_x_mm", "retroflex", None, "mm", "", _RETRO,
        "tongue-tip constriction x during retroflex phones (grows posteriorly)"),

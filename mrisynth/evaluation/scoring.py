@@ -153,6 +153,8 @@ class Truth:
             recording without labels), or None where anatomy is not scored.
         pauses: ``(T,)`` bool, the frames inside long pauses
             (:func:`mrisynth.metrics.constriction.pause_frames`; none without phones).
+        landmarks: ``(T, K, 2)`` face landmarks of the recorded frames (the scorer's landmark
+            regressor), or None: no face metrics.
     """
 
     frames: np.ndarray
@@ -161,6 +163,7 @@ class Truth:
     phones: list[str | None]
     anatomy: AnatomyTruth | None
     pauses: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
 
     @classmethod
     def of(
@@ -171,6 +174,7 @@ class Truth:
         anatomy: bool,
         segment: Callable[[np.ndarray], np.ndarray] | None = None,
         pause: tuple[float, float] = (0.3, 0.1),
+        landmarks: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Truth:
         """Prepare a recording for scoring.
 
@@ -183,6 +187,8 @@ class Truth:
                 (:meth:`Scorer.segment`); only used without labels.
             pause: ``(min_pause_s, trim_s)`` of the pause frames
                 (:func:`mrisynth.metrics.constriction.pause_frames`).
+            landmarks: ``(T, H, W, 3)`` float frames → ``(T, K, 2)`` face landmarks
+                (:meth:`Scorer.face_landmarks`), or None: no face metrics.
 
         Raises:
             ValueError: anatomy asked of a recording without labels and no ``segment``.
@@ -207,6 +213,7 @@ class Truth:
             phones=phones,
             anatomy=truth,
             pauses=pause_frames(silence, seq.fps, *pause),
+            landmarks=None if landmarks is None else landmarks(frames),
         )
 
 
@@ -270,6 +277,8 @@ class Scorer:
         fps: frame rate of the methods' output (the generator's).
         cfg: the evaluation settings.
         segmenter: the articulator segmenter, or None: no anatomy; seg_size: its frame size.
+        landmarks: the face landmark regressor, or None: no face metrics
+            (:mod:`mrisynth.evaluation.face`).
     """
 
     expert: Any
@@ -279,6 +288,7 @@ class Scorer:
     cfg: EvalConfig
     segmenter: Any = None
     seg_size: int = 0
+    landmarks: Any = None
 
     @property
     def anatomy(self) -> bool:
@@ -333,6 +343,12 @@ class Scorer:
 
         return segment(self.segmenter, frames, self.cfg.batch_size, img_size=self.seg_size)
 
+    def face_landmarks(self, frames: np.ndarray) -> np.ndarray:
+        """``(T, K, 2)`` face landmarks of ``(T, H, W, 3)`` float frames in [0, 1]."""
+        from mrisynth.evaluation.face import face_landmarks
+
+        return face_landmarks(self.landmarks, frames, self.cfg.batch_size)
+
     def score_video(
         self,
         pred: np.ndarray,
@@ -374,6 +390,10 @@ class Scorer:
         )
         row["temporal_grad_diff"] = temporal_gradient_difference(gt_y, pred_y)
         row["flicker"] = flicker(gt_y, pred_y, self.cfg.flicker_static_std)
+        if self.landmarks is not None and truth.landmarks is not None:
+            from mrisynth.evaluation.face import face_row
+
+            row.update(face_row(self.face_landmarks(pred), truth.landmarks, pred, self.fps))
         return score
 
 
@@ -411,6 +431,10 @@ def _real_rows(
         real_row[f"shift_{shift}_offset"] = float(s.offset)
         real_row[f"shift_{shift}_offset_error"] = float(err)
     real_row["av_offset_error"] = nanmean([real_row[f"shift_{s}_offset_error"] for s in shifts])
+    if truth.landmarks is not None:  # the recordings' blinks and head motion: the reference
+        from mrisynth.evaluation.face import face_stats_row
+
+        real_row.update(face_stats_row(truth.landmarks, gt, seq.fps))
     out.rows.append(real_row)
     out.curves["real"] = real.distances
     if shuffled is not None:

@@ -1,11 +1,12 @@
-"""Model artifacts: one self-describing file format for the generator, sync expert and segmenter.
+"""Model artifacts: one self-describing file format for the generator, sync expert, segmenter
+and face landmark regressor.
 
 Training, evaluation, synthesis and the CLI load models only through this module, so a model
 file loads the same way everywhere. A file (``generator.pt``, ``expert.pt``, ``segmenter.pt``)
 is a plain dict read with ``torch.load(weights_only=True)``::
 
     {"format": "mrisynth.artifact/2",
-     "kind": "generator" | "sync_expert" | "segmenter",
+     "kind": "generator" | "sync_expert" | "segmenter" | "landmarks",
      "weights": {model name: state_dict},      # e.g. generator + its discriminators
      "model_config": {...},                     # ModelConfig / SegmenterConfig as a dict
      "data_spec": {...},                        # DataSpec: fps, sample rate, size, channels, mm
@@ -50,6 +51,7 @@ from mrisynth import __version__
 from mrisynth.config.schema import from_dict
 from mrisynth.data.spec import DataSpec
 from mrisynth.models.builders import ModelConfig, build_generator, build_sync_expert
+from mrisynth.models.landmarks import LandmarkConfig, build_landmark_regressor
 from mrisynth.models.segmenter import SegmenterConfig, build_segmenter
 from mrisynth.utils.state_files import (
     CheckpointError,
@@ -76,15 +78,22 @@ __all__ = [
     "check_same_front_end",
     "is_artifact",
     "save_segmenter",
+    "save_landmark_regressor",
+    "load_landmark_regressor",
 ]
 
-ArtifactKind = Literal["generator", "sync_expert", "segmenter"]
+ArtifactKind = Literal["generator", "sync_expert", "segmenter", "landmarks"]
 
 FORMAT_NAME = "mrisynth.artifact"
 FORMAT_VERSION = 2
 ARTIFACT_FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 #: The model inside a file that :func:`load_model` rebuilds, by kind.
-MAIN_MODEL = {"generator": "generator", "sync_expert": "expert", "segmenter": "segmenter"}
+MAIN_MODEL = {
+    "generator": "generator",
+    "sync_expert": "expert",
+    "segmenter": "segmenter",
+    "landmarks": "landmarks",
+}
 #: Formats of earlier releases that still load.
 _LEGACY_EXPORT = "mrisynth.model/1"
 _LEGACY_SEGMENTER = "mrisynth.segmenter/1"
@@ -97,7 +106,8 @@ class Artifact:
     """A model file's contents.
 
     Attributes:
-        kind: ``generator``, ``sync_expert`` or ``segmenter``.
+        kind: ``generator``, ``sync_expert``, ``segmenter`` or ``landmarks`` (face landmark
+            regressor).
         weights: state dicts by model name (``generator``, ``quality_disc``, ``temporal_disc``;
             ``expert``; ``segmenter``).
         model_config: the architecture config as a plain dict (see :meth:`config`).
@@ -140,8 +150,9 @@ class Artifact:
         """How messages name this artifact (its path, where known)."""
         return f"checkpoint {self.path}" if self.path is not None else f"{self.kind} artifact"
 
-    def config(self) -> ModelConfig | SegmenterConfig:
-        """The typed architecture config (``SegmenterConfig`` for segmenters).
+    def config(self) -> ModelConfig | SegmenterConfig | LandmarkConfig:
+        """The typed architecture config (``SegmenterConfig`` for segmenters,
+        ``LandmarkConfig`` for landmark regressors).
 
         Raises:
             ConfigError: a stored segmenter value the current code no longer accepts (named).
@@ -149,6 +160,8 @@ class Artifact:
         """
         if self.kind == "segmenter":
             return from_dict(SegmenterConfig, self.model_config, where=f"{self.source}: config")
+        if self.kind == "landmarks":
+            return from_dict(LandmarkConfig, self.model_config, where=f"{self.source}: config")
         try:
             return ModelConfig(**self.model_config)
         except (TypeError, ValueError) as e:
@@ -161,6 +174,7 @@ class Artifact:
             "generator": build_generator,
             "sync_expert": build_sync_expert,
             "segmenter": build_segmenter,
+            "landmarks": build_landmark_regressor,
         }[self.kind]
         model = build(cfg)
         name = MAIN_MODEL[self.kind]
@@ -489,6 +503,39 @@ def save_segmenter(
         run=dict(run or {}),
     )
     return save_artifact(path, artifact)
+
+
+def save_landmark_regressor(
+    path: str | Path,
+    model: nn.Module,
+    cfg: LandmarkConfig,
+    *,
+    metrics: Mapping[str, float] | None = None,
+    step: int = 0,
+    train_config: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+) -> Path:
+    """Write a face landmark regressor (weights + :class:`LandmarkConfig`) at ``path``."""
+    model = getattr(model, "module", model)  # DDP
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    artifact = Artifact(
+        kind="landmarks",
+        weights={"landmarks": model.state_dict()},
+        model_config=dataclasses.asdict(cfg),
+        data_spec=DataSpec(fps=None, sample_rate=None, img_size=cfg.img_size, channels=3),
+        train_config=train_config,
+        metrics=dict(metrics or {}),
+        step=step,
+        run=dict(run or {}),
+    )
+    return save_artifact(path, artifact)
+
+
+def load_landmark_regressor(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, LandmarkConfig]:
+    """A trained face landmark regressor (eval mode) and its :class:`LandmarkConfig`."""
+    return _model_and_config(path, "landmarks", None, map_location, {})
 
 
 def upgrade_artifact(src: str | Path, dst: str | Path) -> Path:

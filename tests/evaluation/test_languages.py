@@ -110,3 +110,23 @@ def test_anatomy_against_pseudo_labels_gets_its_own_lines(tmp_path):
     assert flat["pseudo_labels.te.model.image_audio.dice_mean"] == pytest.approx(0.1)
     assert flat["te.model.image_audio.ssim"] == pytest.approx(0.5)  # both clips' SSIM
     assert "image+audio vs pseudo-labels" in (tmp_path / "languages.md").read_text()
+
+
+def test_face_columns_appear_only_when_the_rows_have_them(tmp_path):
+    rows = _rows()
+    _write_rows(tmp_path / "per_utterance.csv", rows)
+    language_report(tmp_path, languages=["te", "en"])
+    assert "LMD" not in (tmp_path / "languages.md").read_text()  # MRI: no face columns
+    for r in rows:
+        if r["method"] == "model":
+            r.update(lmd_mouth=0.05, mouth_cpbd=0.7)
+        elif r["method"] == "real":
+            r.update(mouth_cpbd=0.75)  # the recording's sharpness (it has no LMD to itself)
+    face = tmp_path / "face"
+    face.mkdir()
+    _write_rows(face / "per_utterance.csv", rows)
+    flat = language_report(face, languages=["te", "en"])
+    table = (face / "languages.md").read_text()
+    assert "| SSIM ↑ | mouth LMD ↓ | mouth CPBD ↑ |" in table
+    assert flat["te.model.image_audio.lmd_mouth"] == pytest.approx(0.05)
+    assert flat["en.real.mouth_cpbd"] == pytest.approx(0.75) and "en.real.lmd_mouth" not in flat
