@@ -1,0 +1,90 @@
+"""Smoke tests of the benchmark scripts, so that they cannot rot (speed itself is not tested)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def bench_modules(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_expert
+    import bench_train
+
+    return bench_train, bench_expert
+
+
+@pytest.mark.slow
+def test_bench_train_prints_reference_ours_and_shortcut_rows(bench_modules, capsys):
+    bench_train, _ = bench_modules
+    bench_train.main(
+        ["--preset", "tiny", "--device", "cpu", "--gen-batch", "2", "--expert-batch", "4"]
+        + ["--steps", "1", "--rounds", "1", "--utterances", "2", "--seconds", "2"]
+        + ["--workers", "0"]
+    )
+    out = capsys.readouterr().out
+    rows = {
+        line.split("  ")[0].strip(): line.split()[-5:]
+        for line in out.splitlines()
+        if line.startswith(("expert,", "generator"))
+    }
+    assert set(rows) == {
+        "expert, reference",
+        "expert, mrisynth",
+        "generator+disc, reference",
+        "generator+disc, mrisynth",
+        "generator, mrisynth CPU recipe (2-frame clips, no GAN, no sync)",
+    }
+    for name, (batch, step_s, samples_s, wait, ratio) in rows.items():
+        assert int(batch) == (4 if name.startswith("expert") else 2), name
+        assert float(step_s) > 0, name
+        assert float(samples_s) == pytest.approx(int(batch) / float(step_s), rel=0.02, abs=0.06)
+        assert 0 <= float(wait.rstrip("%")) <= 100, name
+        stage = "expert" if name.startswith("expert") else "generator+disc"
+        base = float(rows[f"{stage}, reference"][2])
+        assert float(ratio) == pytest.approx(float(samples_s) / base, rel=0.05, abs=0.02), name
+    assert float(rows["expert, reference"][-1]) == 1.0
+    assert "GFLOP per step" in out  # counted on any device; MFU only with a GPU peak
+    assert "MFU" not in out
+
+
+def test_step_clock_times_steps_and_waits(bench_modules):
+    bench_train, _ = bench_modules
+    import torch
+
+    clock = bench_train.StepClock(iter(range(5)), torch.device("cpu"))
+    assert list(clock) == [0, 1, 2, 3, 4]
+    steps, waits = clock.steps(skip=1)
+    # 5 batches: 4 step times (the last batch has no successor), the first one skipped
+    assert len(steps) == 3 and len(waits) == 3
+    assert all(s >= w >= 0 for s, w in zip(steps, waits))
+
+
+def test_bench_expert_time_to_target_from_logs(bench_modules, tmp_path, capsys):
+    _, bench_expert = bench_modules
+    metrics = [
+        {"step": 100, "train/loss": 0.6},
+        {"step": 200, "valid/accuracy": 0.71},
+        {"step": 400, "valid/accuracy": 0.91},
+        {"step": 600, "valid/accuracy": 0.93},
+    ]
+    timing = [{"step": s, "time/step_s": 0.5} for s in (100, 200, 300, 400, 500, 600)]
+    for name, recs in (("metrics.jsonl", metrics), ("timing.jsonl", timing)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in recs))
+    bench_expert.from_run_dir(tmp_path, 0.9)
+    out = capsys.readouterr().out
+    assert "reached 90 % at step 400 after >= 3.3 min" in out  # 400 steps x 0.5 s
+    bench_expert.from_run_dir(tmp_path, 0.95)
+    assert "95 % not reached in 600 steps" in capsys.readouterr().out
+
+
+def test_bench_expert_refuses_a_run_without_accuracy(bench_modules, tmp_path):
+    _, bench_expert = bench_modules
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": 1.0}) + "\n")
+    with pytest.raises(SystemExit, match="no valid/accuracy records"):
+        bench_expert.from_run_dir(tmp_path, 0.9)
