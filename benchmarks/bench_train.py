@@ -390,8 +390,12 @@ def train_config(
 
 def fused(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
     """The same optimiser with Adam's fused CUDA kernel (one launch per step, not per tensor)."""
+    import inspect
+
     params = [p for g in opt.param_groups for p in g["params"]]
-    return type(opt)(params, **{**opt.defaults, "foreach": None, "fused": True})
+    accepted = inspect.signature(type(opt)).parameters  # AdamW's defaults hold more keys
+    kwargs = {k: v for k, v in opt.defaults.items() if k in accepted}
+    return type(opt)(params, **{**kwargs, "foreach": None, "fused": True})
 
 
 def generator_trainer(
@@ -673,7 +677,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         base = rows[f"{stage}, reference"]
         ratio = m.samples_s / base.samples_s
         lines.append(
-            f"{name:<66} {m.batch:>5} {m.step_s:>8.3f} {m.samples_s:>10.1f} "
+            f"{name:<66} {m.batch:>5} {m.step_s:>8.4f} {m.samples_s:>10.1f} "
             f"{100 * m.wait_frac:>8.1f}% {ratio:>6.2f}"
         )
     lines.append("")

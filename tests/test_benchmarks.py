@@ -31,7 +31,7 @@ def test_bench_train_prints_reference_ours_and_shortcut_rows(bench_modules, caps
     rows = {
         line.split("  ")[0].strip(): line.split()[-5:]
         for line in out.splitlines()
-        if line.startswith(("expert,", "generator"))
+        if line.startswith(("expert,", "generator+disc,", "generator,"))
     }
     assert set(rows) == {
         "expert, reference",
@@ -43,11 +43,12 @@ def test_bench_train_prints_reference_ours_and_shortcut_rows(bench_modules, caps
     for name, (batch, step_s, samples_s, wait, ratio) in rows.items():
         assert int(batch) == (4 if name.startswith("expert") else 2), name
         assert float(step_s) > 0, name
-        assert float(samples_s) == pytest.approx(int(batch) / float(step_s), rel=0.02, abs=0.06)
+        assert float(samples_s) == pytest.approx(int(batch) / float(step_s), rel=0.03, abs=0.06)
         assert 0 <= float(wait.rstrip("%")) <= 100, name
         stage = "expert" if name.startswith("expert") else "generator+disc"
-        base = float(rows[f"{stage}, reference"][2])
-        assert float(ratio) == pytest.approx(float(samples_s) / base, rel=0.05, abs=0.02), name
+        base = rows[f"{stage}, reference"]  # the ratio is of samples/s, same batch per stage
+        expect = float(base[1]) / float(step_s)
+        assert float(ratio) == pytest.approx(expect, rel=0.03, abs=0.01), name
     assert float(rows["expert, reference"][-1]) == 1.0
     assert "GFLOP per step" in out  # counted on any device; MFU only with a GPU peak
     assert "MFU" not in out
@@ -88,3 +89,17 @@ def test_bench_expert_refuses_a_run_without_accuracy(bench_modules, tmp_path):
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": 1.0}) + "\n")
     with pytest.raises(SystemExit, match="no valid/accuracy records"):
         bench_expert.from_run_dir(tmp_path, 0.9)
+
+
+def test_fused_keeps_the_optimiser_settings(bench_modules):
+    bench_train, _ = bench_modules
+    import torch
+
+    net = torch.nn.Linear(3, 2)
+    for cls in (torch.optim.Adam, torch.optim.AdamW):
+        opt = cls(net.parameters(), lr=3e-4, betas=(0.5, 0.999), weight_decay=0.01)
+        new = bench_train.fused(opt)
+        assert type(new) is cls and new.defaults["fused"] is True
+        for key in ("lr", "betas", "weight_decay"):
+            assert new.defaults[key] == opt.defaults[key]
+        assert [p for g in new.param_groups for p in g["params"]] == list(net.parameters())
