@@ -38,22 +38,24 @@ def _corpus(cfg: Any, args: argparse.Namespace) -> list[Any]:
     return bt.make_corpus(args.utterances, args.seconds, cfg.img_size, cfg.channels, cfg.fps)
 
 
+def trainer_at(
+    cfg: Any, corpus: list[Any], batch: int, steps: int, args: argparse.Namespace, out: Path
+) -> tuple[Any, Any]:
+    """A timed generator trainer (and its bank) at ``batch`` with room for ``steps`` steps."""
+    device = torch.device(args.device)
+    tc = bt.train_config(out, batch, 0, device, args.gpu_opts, args.compile, steps, seed=0)
+    return bt.generator_trainer(
+        cfg, corpus, tc, n_frames=cfg.n_frames, weights=bt.wav2lip_weights(), gpu_opts=args.gpu_opts
+    )
+
+
 def time_steps(
     cfg: Any, corpus: list[Any], batch: int, args: argparse.Namespace, out: Path
-) -> list[float]:
-    """Step times (s) of ``args.steps`` timed generator steps at ``batch`` in this process."""
-    device = torch.device(args.device)
-    tc = bt.train_config(out, batch, 0, device, args.gpu_opts, args.compile, args.steps + 2, seed=0)
-    trainer, bank = bt.generator_trainer(
-        cfg,
-        corpus,
-        tc,
-        n_frames=cfg.n_frames,
-        weights=bt.wav2lip_weights(),
-        gpu_opts=args.gpu_opts,
-    )
-    trainer.fit(bank)
-    return trainer.clocks[-1].steps(skip=1)[0]
+) -> tuple[list[float], list[float]]:
+    """(step times, data waits) in s of ``args.ddp_steps`` timed generator steps at ``batch``
+    in this process (one rank of a DDP run)."""
+    trainer, bank = trainer_at(cfg, corpus, batch, args.ddp_steps + 2, args, out)
+    return bt.OursLoop.block(trainer, bank, args.ddp_steps)
 
 
 def _ddp_worker(
@@ -73,7 +75,7 @@ def _ddp_worker(
 
     cfg = ModelConfig.preset(args.preset)
     try:
-        steps = time_steps(cfg, _corpus(cfg, args), args.ddp_batch, args, Path(out) / f"r{rank}")
+        steps = time_steps(cfg, _corpus(cfg, args), args.ddp_batch, args, Path(out) / f"r{rank}")[0]
         if rank == 0:
             q.put(steps)
     finally:
@@ -107,7 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=None)
     parser.add_argument("--processes", type=int, nargs="+", default=None)
     parser.add_argument("--ddp-batch", type=int, default=None, help="per-process batch")
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per point")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per block")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved rounds of the batch sweep"
+    )
+    parser.add_argument("--ddp-steps", type=int, default=4, help="timed steps per DDP run")
     parser.add_argument("--utterances", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--no-compile", dest="no_compile", action="store_true")
@@ -131,8 +137,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'batch':>6} {'step s':>8} {'samples/s':>10} {'x batch ' + str(args.batches[0]):>12}")
     base = None
     with tempfile.TemporaryDirectory() as tmp:
+        # every batch size in each round, so that load from other jobs hits them all alike
+        total = args.rounds * (args.steps + 2)
+        runs = {
+            b: trainer_at(cfg, corpus, b, total, args, Path(tmp) / f"b{b}") for b in args.batches
+        }
+        times: dict[int, list[float]] = {b: [] for b in args.batches}
+        for _ in range(args.rounds):
+            for b, (trainer, bank) in runs.items():
+                times[b] += bt.OursLoop.block(trainer, bank, args.steps)[0]
+        del runs
         for b in args.batches:
-            step = statistics.median(time_steps(cfg, corpus, b, args, Path(tmp) / f"b{b}"))
+            step = statistics.median(times[b])
             rate = b / step
             base = base or rate
             print(f"{b:>6} {step:>8.3f} {rate:>10.1f} {rate / base:>12.2f}", flush=True)
@@ -143,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         for world in args.processes:
             out = Path(tmp) / f"ddp{world}"
             if world == 1:
-                steps = time_steps(cfg, corpus, args.ddp_batch, args, out)
+                steps = time_steps(cfg, corpus, args.ddp_batch, args, out)[0]
             else:
                 steps = ddp_steps(world, args, out)
             step = statistics.median(steps)
