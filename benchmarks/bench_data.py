@@ -127,16 +127,19 @@ def main(argv: list[str] | None = None) -> None:
     h, w = seq.frames.shape[1:3]
     print(f"readers: {seq.n_frames} frames of {h}x{w} px ({seq.duration_s:.1f} s at {seq.fps} fps)")
     print(f"machine: {bt.machine()}")
-    print(
-        f"{'source':<58} {'frames/s':>10} "
-        + " ".join(f"{'/ ' + k.split(' (')[0][:22]:>24}" for k in eats)
-    )
+    print(table(rates, eats))
+
+
+def table(rates: dict[str, float], eats: dict[str, float]) -> str:
+    """Readers' frames/s and their ratio to each loop's consumption, then the consumptions."""
+    short = [f"x {name.split(' (')[0].split(' ')[-1]}" for name in eats]  # "x recipe", ...
+    lines = [f"{'source':<72} {'frames/s':>9} " + " ".join(f"{s:>11}" for s in short)]
     for name, r in rates.items():
-        print(
-            f"{'read ' + name:<58} {r:>10.0f} " + " ".join(f"{r / e:>24.1f}" for e in eats.values())
-        )
+        ratios = " ".join(f"{r / e:>11.1f}" for e in eats.values())
+        lines.append(f"{'read ' + name:<72} {r:>9.0f} {ratios}")
     for name, e in eats.items():
-        print(f"{'training eats: ' + name:<58} {e:>10.0f}")
+        lines.append(f"{'training eats: ' + name:<72} {e:>9.0f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--utterances", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--no-compile", dest="no_compile", action="store_true")
+    parser.add_argument("--ddp-only", action="store_true", help="skip the batch-size sweep")
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
     args.preset = args.preset or ("face96" if args.full else "face_small")
@@ -134,11 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     cfg = ModelConfig.preset(args.preset)
     corpus = _corpus(cfg, args)
     print(f"generator training step, preset {cfg.name}, device {args.device}; {bt.machine()}")
-    print(f"{'batch':>6} {'step s':>8} {'samples/s':>10} {'x batch ' + str(args.batches[0]):>12}")
+    if not args.ddp_only:
+        print(
+            f"{'batch':>6} {'step s':>8} {'samples/s':>10} {'x batch ' + str(args.batches[0]):>12}"
+        )
     base = None
     with tempfile.TemporaryDirectory() as tmp:
         # every batch size in each round, so that load from other jobs hits them all alike
         total = args.rounds * (args.steps + 2)
+        args.batches = [] if args.ddp_only else args.batches
         runs = {
             b: trainer_at(cfg, corpus, b, total, args, Path(tmp) / f"b{b}") for b in args.batches
         }
@@ -154,18 +159,29 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{b:>6} {step:>8.3f} {rate:>10.1f} {rate / base:>12.2f}", flush=True)
         backend = "nccl" if cuda else "gloo"
         print(f"\nDDP ({backend}), per-process batch {args.ddp_batch}")
-        print(f"{'procs':>6} {'step s':>8} {'samples/s':>10} {'x 1 proc':>9}")
+        print(f"{'processes':>12} {'step s':>8} {'samples/s':>10} {'x 1 proc':>9}")
         base = None
-        for world in args.processes:
-            out = Path(tmp) / f"ddp{world}"
+        threads = torch.get_num_threads()
+        points = [(w, None) for w in args.processes]
+        if not cuda and max(args.processes) > 1 and threads > 1:
+            # control: one process with the thread count each DDP process gets, so that a
+            # change from fewer threads per process (e.g. less OpenMP contention on a busy
+            # machine) is not read as a DDP gain
+            points.insert(1, (1, max(1, (os.cpu_count() or 1) // max(args.processes))))
+        for world, n_threads in points:
+            out = Path(tmp) / f"ddp{world}_{n_threads}"
             if world == 1:
+                if n_threads is not None:
+                    torch.set_num_threads(n_threads)
                 steps = time_steps(cfg, corpus, args.ddp_batch, args, out)[0]
+                torch.set_num_threads(threads)
             else:
                 steps = ddp_steps(world, args, out)
             step = statistics.median(steps)
             rate = world * args.ddp_batch / step
             base = base or rate
-            print(f"{world:>6} {step:>8.3f} {rate:>10.1f} {rate / base:>9.2f}", flush=True)
+            label = f"{world}" + (f" ({n_threads} thr)" if n_threads else "")
+            print(f"{label:>12} {step:>8.3f} {rate:>10.1f} {rate / base:>9.2f}", flush=True)
 
 
 if __name__ == "__main__":
