@@ -103,3 +103,36 @@ def test_fused_keeps_the_optimiser_settings(bench_modules):
         for key in ("lr", "betas", "weight_decay"):
             assert new.defaults[key] == opt.defaults[key]
         assert [p for g in new.param_groups for p in g["params"]] == list(net.parameters())
+
+
+def test_report_ratio_and_mfu(bench_modules):
+    bench_train, _ = bench_modules
+    import argparse
+
+    import torch
+
+    from mrisynth.models.builders import ModelConfig
+
+    m = bench_train.Measure
+    rows = {
+        "expert, reference": m(64, [2.0, 2.0, 9.0], [0.1, 0.1, 0.1]),  # median 2 s
+        "expert, mrisynth": m(64, [0.5, 0.5], [0.0, 0.0]),
+        "generator+disc, reference": m(16, [4.0], [1.0]),
+        "generator+disc, mrisynth": m(16, [1.0], [0.04]),
+    }
+    result = {
+        "rows": rows,
+        "flops": {"expert": 2 * 10**12, "generator+disc": 10**12},
+        "cfg": ModelConfig.preset("tiny"),
+        "device": torch.device("cpu"),
+    }
+    args = argparse.Namespace(
+        peak_tflops=4.0, gpu_opts=False, compile=False, workers=2, rounds=1, steps=3
+    )
+    text = bench_train.report(result, args)
+    line = next(ln for ln in text.splitlines() if ln.startswith("expert, mrisynth"))
+    assert line.split()[-1] == "4.00"  # (64 / 0.5) / (64 / 2)
+    line = next(ln for ln in text.splitlines() if ln.startswith("generator+disc, reference"))
+    assert line.split()[-2] == "25.0%"  # 1 s of 4 s waiting
+    # 2 TFLOP per step: 2 s -> 1 TFLOP/s = 25 % of 4; 0.5 s -> 100 %
+    assert "reference 25.0 %, mrisynth 100.0 %" in text
