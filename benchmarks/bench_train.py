@@ -558,12 +558,13 @@ def _loader(ds: Dataset, batch: int, workers: int, device: torch.device) -> Iter
     loader = DataLoader(
         ds,
         batch_size=batch,
-        shuffle=True,
+        # in order: each index already draws a random utterance and frame from its own seed,
+        # and shuffling 10^7 indices would only add a large permutation per epoch
+        shuffle=False,
         num_workers=workers,
         pin_memory=device.type == "cuda",
         drop_last=True,
         persistent_workers=workers > 0,
-        generator=torch.Generator().manual_seed(0),
     )
     while True:  # epochs, as a training script loops
         yield from loader
@@ -606,7 +607,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "wav2lip_layout"
         write_wav2lip_layout(corpus, folder, args.stored_px or 2 * cfg.img_size)
-        n_items = 10**7  # sampled with replacement by index: effectively endless
+        n_items = 10**7  # items are random draws seeded by their index: effectively endless
         ref = ReferenceLoop(cfg, device)
         ref_e = _loader(
             RefExpertData(folder, cfg, n_items, 1), args.expert_batch, args.workers, device
