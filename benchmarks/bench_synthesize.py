@@ -1,11 +1,11 @@
 """End-to-end speed and memory of ``mrisynth synthesize`` and ``mrisynth dub`` on the CPU.
 
 Run: ``python benchmarks/bench_synthesize.py [--durations 10 60] [--threads 2] [--command
-synthesize|dub]``. For each
+synthesize|dub] [--preset mri_small|mri_base]``. For each
 audio duration a fresh process runs the whole command path in-process — audio decode (WAV),
 reference read (a phantom NIfTI clip, 84×84 px at 2.4 mm, temporal-variance ROI), log-mel
-features, the ``mri_small`` generator (random weights: speed does not depend on training) at
-83.28 fps, paste-back into the full frame and H.264/AAC MP4 writing — and reports:
+features, the ``mri_small`` (or ``--preset mri_base``) generator (random weights: speed does not
+depend on training) at 83.28 fps, paste-back into the full frame and H.264/AAC MP4 writing — and reports:
 
 - real-time factor: synthesis wall time ÷ audio duration (< 1 is faster than real time;
   issue 14 asks for ≤ 0.5 on 2 cores);
@@ -61,8 +61,10 @@ def _face_inputs(folder: Path) -> None:
     iio.imwrite(folder / "face.png", astronaut())
 
 
-def _inputs(folder: Path, duration_s: float, command: str = "synthesize") -> None:
-    """A random-weights ``mri_small`` generator file, a phantom reference clip (or, for
+def _inputs(
+    folder: Path, duration_s: float, command: str = "synthesize", preset: str = "mri_small"
+) -> None:
+    """A random-weights ``preset`` generator file, a phantom reference clip (or, for
     ``dub``, :func:`_face_inputs`) and a WAV of ``duration_s`` seconds of real speech
     (CMU ARCTIC a0009 repeated)."""
     import torch
@@ -80,7 +82,7 @@ def _inputs(folder: Path, duration_s: float, command: str = "synthesize") -> Non
         _face_inputs(folder)
         return
     torch.manual_seed(0)
-    cfg = ModelConfig.preset("mri_small")
+    cfg = ModelConfig.preset(preset)
     size = cfg.img_size
     yy, xx = np.mgrid[:size, :size] / size
     mask = (yy - 0.55) ** 2 + (xx - 0.45) ** 2 < 0.3**2
@@ -142,6 +144,12 @@ def main() -> None:
     parser.add_argument("--durations", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--command", choices=("synthesize", "dub"), default="synthesize")
+    parser.add_argument(
+        "--preset",
+        choices=("mri_small", "mri_base"),
+        default="mri_small",
+        help="synthesize's model",
+    )
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # child: FOLDER DURATION
     args = parser.parse_args()
     if args.one is not None:
@@ -152,7 +160,7 @@ def main() -> None:
     for d in args.durations:
         with tempfile.TemporaryDirectory() as tmp:
             # here, so that the child's peak RSS is synthesis only
-            _inputs(Path(tmp), d, args.command)
+            _inputs(Path(tmp), d, args.command, args.preset)
             cmd = [sys.executable, __file__, "--one", tmp, str(d), "--threads", str(args.threads)]
             cmd += ["--command", args.command]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -160,7 +168,7 @@ def main() -> None:
     what = (
         "mrisynth dub, face96 @ 25 fps, a 512x512 face photo"
         if args.command == "dub"
-        else "mrisynth synthesize, mri_small @ 83.28 fps, 84x84 phantom reference"
+        else f"mrisynth synthesize, {args.preset} @ 83.28 fps, 84x84 phantom reference"
     )
     print(f"{what}, CPU, {args.threads} torch thread(s)")
     print(f"{'audio s':>8} {'imports s':>10} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")

@@ -1,0 +1,153 @@
+"""Time to a good sync expert: wall time until held-out accuracy first reaches a target (90 %).
+
+A logged run, not a quick script: on 2 CPU cores the README's 93 % run took about 32 min.
+
+Run: ``python benchmarks/bench_expert.py --work /tmp/expert_bench`` builds a phantom corpus
+(``--speakers`` pretraining speakers + 2 held-out target speakers, MRI only), prepares it and
+trains the expert from scratch through the CLI::
+
+    mrisynth train expert --manifest <work>/prepared/prepared.csv --split-train pretrain \\
+        --split-val adapt,test --out <work>/expert \\
+        --set opt.lr=1e-3 opt.augment=true train.max_steps=<N> train.eval_interval=<E> ...
+
+(``--device cuda`` adds the GPU settings of ``configs/expert/gpu.yaml``: bf16 and channels-last.)
+While it trains, ``metrics.jsonl`` is polled and each evaluation is stamped with the wall time
+since the training command started (evaluation time included); the run is stopped at the first
+evaluation at or above ``--target`` unless ``--no-stop``. Prints one line per evaluation and the
+time to target (or that it was not reached).
+
+``--run-dir DIR`` instead reads a finished run's ``metrics.jsonl`` and ``timing.jsonl``: the time
+to target is then the sum of the logged step times up to that evaluation (evaluations and
+checkpoints excluded, so it is a lower bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line still being written
+            break
+    return out
+
+
+def from_run_dir(run: Path, target: float) -> None:
+    """Time to ``target`` from a finished run's logs (step times only)."""
+    metrics = [r for r in _records(run / "metrics.jsonl") if "valid/accuracy" in r]
+    timing = _records(run / "timing.jsonl")
+    if not metrics:
+        raise SystemExit(f"{run / 'metrics.jsonl'}: no valid/accuracy records")
+    # time/step_s is the mean over the steps since the previous log record
+    elapsed, prev, at_step = 0.0, 0, {}
+    for r in timing:
+        if "time/step_s" in r:
+            elapsed += r["time/step_s"] * (r["step"] - prev)
+            prev = r["step"]
+            at_step[r["step"]] = elapsed
+    hit = None
+    print(f"{'step':>6} {'valid/accuracy':>15} {'train s (logged steps)':>23}")
+    for r in metrics:
+        t = max((v for s, v in at_step.items() if s <= r["step"]), default=0.0)
+        print(f"{r['step']:>6} {r['valid/accuracy']:>15.3f} {t:>23.0f}")
+        if hit is None and r["valid/accuracy"] >= target:
+            hit = (r["step"], t)
+    if hit:
+        print(f"reached {100 * target:.0f} % at step {hit[0]} after >= {hit[1] / 60:.1f} min")
+    else:
+        print(f"{100 * target:.0f} % not reached in {metrics[-1]['step']} steps")
+
+
+def _run(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="working folder (phantom, prepared, run)")
+    parser.add_argument("--run-dir", type=Path, help="analyse a finished run instead")
+    parser.add_argument("--target", type=float, default=0.9, help="held-out accuracy target")
+    parser.add_argument("--speakers", type=int, default=14, help="pretraining speakers")
+    parser.add_argument("--max-steps", type=int, default=6000)
+    parser.add_argument("--eval-interval", type=int, default=200)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--no-stop", dest="stop", action="store_false")
+    args = parser.parse_args(argv)
+    if args.run_dir is not None:
+        from_run_dir(args.run_dir, args.target)
+        return
+    if args.work is None:
+        parser.error("give --work (a new run) or --run-dir (a finished one)")
+    mrisynth = [sys.executable, "-m", "mrisynth"]
+    phantom, prepared, run = args.work / "phantom", args.work / "prepared", args.work / "expert"
+    if run.exists():
+        raise SystemExit(f"{run}: exists; pick a new --work folder (a resumed run mixes times)")
+    t_phantom = t_prepare = 0.0
+    if not (phantom / "manifest.csv").exists():
+        t_phantom = _run(
+            [*mrisynth, "phantom", "--out", str(phantom), "--no-progress", "--set"]
+            + [f"n_pretrain_speakers={args.speakers}", "n_target_speakers=2", "face=false"]
+        )
+    if not (prepared / "prepared.csv").exists():
+        t_prepare = _run(
+            [*mrisynth, "prepare", "--manifest", str(phantom / "manifest.csv")]
+            + ["--out", str(prepared)]
+        )
+    sets = [
+        "opt.lr=1e-3",
+        "opt.augment=true",
+        f"train.max_steps={args.max_steps}",
+        f"train.eval_interval={args.eval_interval}",
+        f"train.ckpt_interval={args.eval_interval}",
+        "train.progress=false",
+        f"train.device={args.device}",
+    ]
+    if args.device == "cuda":
+        sets += ["train.precision=bf16", "train.channels_last=true"]
+    cmd = [*mrisynth, "train", "expert", "--manifest", str(prepared / "prepared.csv")]
+    cmd += ["--split-train", "pretrain", "--split-val", "adapt,test", "--out", str(run)]
+    cmd += ["--set", *sets]
+    print(f"phantom {t_phantom:.0f} s, prepare {t_prepare:.0f} s; training: {' '.join(cmd)}")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    seen, hit = 0, None
+    print(f"{'step':>6} {'valid/accuracy':>15} {'wall s':>8}", flush=True)
+    try:
+        while True:
+            done = proc.poll() is not None
+            evals = [r for r in _records(run / "metrics.jsonl") if "valid/accuracy" in r]
+            for r in evals[seen:]:
+                t = time.perf_counter() - t0
+                print(f"{r['step']:>6} {r['valid/accuracy']:>15.3f} {t:>8.0f}", flush=True)
+                if hit is None and r["valid/accuracy"] >= args.target:
+                    hit = (r["step"], t)
+            seen = len(evals)
+            if done or (hit and args.stop):
+                break
+            time.sleep(2.0)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+    if hit:
+        print(f"reached {100 * args.target:.0f} % at step {hit[0]} after {hit[1] / 60:.1f} min")
+    else:
+        print(f"{100 * args.target:.0f} % not reached in {args.max_steps} steps")
+
+
+if __name__ == "__main__":
+    main()
