@@ -132,15 +132,38 @@ def _gt(out):
     )
 
 
-def _articulation(out, ctx):
+def _render(ctx: dict, name: str, utt, edit=None, need_labels: bool = False) -> dict:
+    """A phantom utterance's audio and phones, from the render cache when there (a scored
+    utterance keeps its audio in ``<out>/renders``: a later run with a model needs no
+    re-rendering); ``need_labels`` always renders (the ground truth is not cached)."""
+    from mrisynth.phantom.corpus import synthesize_utterance
+    from mrisynth.phantom.inventory import PhoneSegment
+
+    path = ctx["renders"] / f"{name.replace('/', '_')}.npz"
+    if path.exists() and not need_labels:
+        z = np.load(path)
+        segs = json.loads(str(z["segments"]))
+        return {
+            "audio": z["audio"],
+            "sr": int(z["sr"]),
+            "segments": [PhoneSegment(*s) for s in segs],
+            "out": None,
+        }
+    out = synthesize_utterance(ctx["phantom"], utt, edit)
+    seq = out["sequence"]
+    segs = [[s.symbol, s.start_s, s.end_s] for s in out["segments"]]
+    np.savez(path, audio=seq.audio, sr=seq.sample_rate, segments=json.dumps(segs))
+    return {"audio": seq.audio, "sr": seq.sample_rate, "segments": out["segments"], "out": out}
+
+
+def _articulation(r: dict, ctx: dict):
     """The synthesized articulation, or without a model the ground truth (which only the
     audio flaggers then use: across two anatomies the label maps differ everywhere)."""
     from mrisynth.evaluation.compare import articulate
 
     if ctx["model"] is None:
-        return _gt(out)
-    seq = out["sequence"]
-    return articulate(seq.audio, seq.sample_rate, ctx["frame"], ctx["model"], ctx["segmenter"],
+        return _gt(r["out"])
+    return articulate(r["audio"], r["sr"], ctx["frame"], ctx["model"], ctx["segmenter"],
                       progress=False)  # fmt: skip
 
 
@@ -151,14 +174,18 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
 
     cfg = ctx["phantom"]
     a, b = SPLITS[pair.split]
+    labels = ctx["model"] is None or ctx["oracle"]
     rkey = (pair.split, pair.language, pair.sentence)
     if rkey not in cache:
-        ref = synthesize_utterance(cfg, _utterance(a, pair.language, pair.sentence))
+        utt = _utterance(a, pair.language, pair.sentence)
+        ref = _render(ctx, f"ref_{pair.split}_{pair.language}{pair.sentence:02d}", utt,
+                      need_labels=labels)  # fmt: skip
         cache.clear()  # one reference at a time (pairs come sorted by sentence)
         cache[rkey] = (ref, _articulation(ref, ctx))
     ref, ref_art = cache[rkey]
     edit = None if pair.kind == "control" else substitute(pair.index, pair.new)
-    lrn = synthesize_utterance(cfg, _utterance(b, pair.language, pair.sentence), edit)
+    lrn = _render(ctx, pair.key, _utterance(b, pair.language, pair.sentence), edit,
+                  need_labels=labels)  # fmt: skip
     if edit is not None:
         assert lrn["segments"][pair.index].symbol == pair.new
         assert ref["segments"][pair.index].symbol == pair.old
@@ -173,7 +200,9 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
         # segmenter (across anatomies the label maps differ everywhere)
         same = dataclasses.replace(_utterance(b, pair.language, pair.sentence),
                                    speaker=f"spk{a:02d}", speaker_index=a)  # fmt: skip
-        ora = compare_articulations(_gt(synthesize_utterance(cfg, same, edit)), _gt(ref), spans)
+        ora = compare_articulations(
+            _gt(synthesize_utterance(cfg, same, edit)), _gt(ref["out"]), spans
+        )
     rows = []
     for p, o in zip(syn.phones, ora.phones):
         rows.append({
@@ -309,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "experiments/compare/results")
     ap.add_argument("--sentences", type=int, default=2, help="sentences per language and split")
     ap.add_argument("--limit", type=int, default=0, help="score at most this many new pairs")
+    ap.add_argument("--merge", type=Path, help="another run's scores.jsonl: fill its flaggers in")
     ap.add_argument(
         "--no-model",
         action="store_true",
@@ -340,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             else load_model(args.models / "segmenter/segmenter.pt", "segmenter")[0]
         ),
         "oracle": args.oracle,
+        "renders": args.out / "renders",
     }
+    ctx["renders"].mkdir(exist_ok=True)
     cache_path = args.out / "scores.jsonl"
     done = {}
     if cache_path.exists():
@@ -360,6 +392,19 @@ def main(argv: list[str] | None = None) -> int:
             f.flush()
             done[pair.key] = rec
     records = [done[p.key] for p in pairs if p.key in done]
+    if args.merge is not None:
+        # flaggers another run scored (e.g. the ground-truth bound of a --no-model run)
+        other = {}
+        for line in args.merge.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            other[r["key"]] = r
+        for r in records:
+            if r["key"] in other:
+                for mine, theirs in zip(r["phones"], other[r["key"]]["phones"]):
+                    assert mine["index"] == theirs["index"]
+                    for f in FLAGGERS:
+                        if mine[f] is None:
+                            mine[f] = theirs[f]
     result = evaluate(records)
     meta = {"models": str(args.models), "n_records": len(records),
             "seconds": time.time() - t0}  # fmt: skip

@@ -163,14 +163,18 @@ def check_recordings(
 
 def speech_span(audio: np.ndarray, sr: int, floor_db: float = -35.0) -> tuple[float, float]:
     """``(start_s, end_s)`` of the speech: the first and last 10 ms frame whose RMS lies
-    within ``floor_db`` of the loudest frame's."""
+    within ``floor_db`` of the loud frames' level (the 95th percentile of the frames' RMS,
+    not the loudest: a single release burst can be 30 dB above the vowels)."""
     hop = max(1, int(round(0.01 * sr)))
     x = np.asarray(audio, dtype=np.float64)
-    n = max(1, len(x) // hop)
-    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1)) if len(x) >= hop else None
-    if rms is None or rms.max() <= 0:
+    n = len(x) // hop
+    if n == 0:
         return 0.0, 0.0
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (floor_db / 20))
+    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1))
+    level = float(np.percentile(rms, 95))
+    if level <= 0:
+        return 0.0, 0.0
+    loud = np.flatnonzero(rms >= level * 10 ** (floor_db / 20))
     return float(loud[0] * hop / sr), float((loud[-1] + 1) * hop / sr)
 
 

@@ -93,7 +93,8 @@ def lpc_area_track(
         hop_s, frame_s: hop and window length (s).
         analysis_rate: the rate the tube model is fitted at (Hz).
         pre_emphasis: first-order pre-emphasis coefficient (glottal source + lip radiation).
-        silence_db: frames whose RMS lies this far below the loudest frame's are NaN.
+        silence_db: frames whose RMS lies this far below the loud frames' (95th percentile)
+            are NaN.
 
     Returns:
         ``(n_frames, sections)`` relative log areas (glottis first); NaN rows for silent
@@ -115,7 +116,10 @@ def lpc_area_track(
     window = np.hamming(win)
     frames = np.stack([padded[i * hop : i * hop + win] for i in range(n_frames)]) * window
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    loud = rms > (rms.max() * 10 ** (silence_db / 20.0)) if rms.max() > 0 else rms > 1
+    # relative to the loud frames' level (95th percentile), not the loudest frame: a release
+    # burst can lie 30 dB above the vowels
+    level = float(np.percentile(rms, 95))
+    loud = rms > level * 10 ** (silence_db / 20.0) if level > 0 else rms > 1
     out = np.full((n_frames, order + 1), np.nan)
     for i in np.flatnonzero(loud):
         f = frames[i]
