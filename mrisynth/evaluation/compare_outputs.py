@@ -141,7 +141,9 @@ def _areagram(path: Path, art: Articulation, lpc: np.ndarray, comparison: Compar
     )  # fmt: skip
     axes[0].set_yticks(range(len(GLOTTIS_TO_LIPS)))
     axes[0].set_yticklabels([PLACE_NAMES[p] for p in GLOTTIS_TO_LIPS], fontsize=7)
-    axes[0].set_title(f"{title}: constriction degree (mm) from the segmented synthesis", fontsize=9)
+    axes[0].set_title(
+        f"{title}: constriction degree (mm) from the segmented synthesis", fontsize=9, pad=24
+    )
     fig.colorbar(im, ax=axes[0], pad=0.01, label="mm")
     lpc_dur = len(lpc) * hop_s
     im2 = axes[1].imshow(
@@ -151,12 +153,14 @@ def _areagram(path: Path, art: Articulation, lpc: np.ndarray, comparison: Compar
     axes[1].set_ylabel("section\n(glottis → lips)", fontsize=7)
     axes[1].set_title("LPC (Wakita) relative log area from the audio (blank: silence)", fontsize=9)
     fig.colorbar(im2, ax=axes[1], pad=0.01, label="log area")
-    for a, b, label, flagged in spans:
+    for i, (a, b, label, flagged) in enumerate(spans):
         for ax in axes:
             ax.axvline(a, color="white", lw=0.4, alpha=0.6)
-        axes[1].text(
-            (a + b) / 2, lpc.shape[1] + 0.7, label, ha="center", va="bottom", fontsize=7,
-            color="red" if flagged else "black", fontweight="bold" if flagged else "normal",
+        # phone names above the plot, on two alternating lines so short phones fit
+        axes[0].text(
+            (a + b) / 2, 1.02 + 0.1 * (i % 2), label, ha="center", va="bottom", fontsize=7,
+            transform=axes[0].get_xaxis_transform(), color="red" if flagged else "black",
+            fontweight="bold" if flagged else "normal",
         )  # fmt: skip
     axes[1].set_xlabel("time (s)")
     fig.tight_layout()
