@@ -278,8 +278,10 @@ def evaluate(records: list[dict]) -> dict:
     result: dict = {"thresholds": thresholds, "primary": primary, "n_pairs": {}, "tables": {}}
     subsets = {
         "all target errors": [r for r in test if r["kind"] in TARGET + ("control",)],
-        "place: retroflex → dental": [
-            r for r in test if r["kind"] in ("retroflex_to_dental", "control")
+        "place errors (retroflex → dental, vowel backing/fronting)": [
+            r
+            for r in test
+            if r["kind"] in ("retroflex_to_dental", "vowel_backing_fronting", "control")
         ],
     }
     for kind in TARGET + ("aspiration",):

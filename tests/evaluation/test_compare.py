@@ -3,7 +3,7 @@ core): alignment, per-phone flags and notes, phone files, input checks.
 
 The phantom's own label maps stand in for the segmented synthesis here: its articulation is
 known, so a substituted phone has a known place and the flags can be checked exactly. The
-command's whole path (synthesis, segmentation, outputs) is tested in tests/cli/test_compare.py.
+command's whole path (synthesis, segmentation, outputs) is tested in tests/cli/test_compare_command.py.
 """
 
 from __future__ import annotations
