@@ -340,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "experiments/compare/results")
     ap.add_argument("--sentences", type=int, default=2, help="sentences per language and split")
     ap.add_argument("--limit", type=int, default=0, help="score at most this many new pairs")
+    ap.add_argument("--every", type=int, default=1, help="score every k-th pair of the plan only")
     ap.add_argument("--merge", type=Path, help="another run's scores.jsonl: fill its flaggers in")
     ap.add_argument(
         "--no-model",
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in cache_path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             done[r["key"]] = r
-    pairs = plan(args.sentences)
+    pairs = plan(args.sentences)[:: args.every]
     todo = [p for p in pairs if p.key not in done]
     if args.limit:
         todo = todo[: args.limit]
