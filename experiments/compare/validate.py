@@ -383,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(line)
             done[r["key"]] = r
     pairs = plan(args.sentences)[:: args.every]
-    todo = [p for p in pairs if p.key not in done]
+    # languages in turn, dev and test of each together: a run stopped early still has both
+    order = sorted(pairs, key=lambda p: (LANGUAGES.index(p.language), p.split != "dev"))
+    todo = [p for p in order if p.key not in done]
     if args.limit:
         todo = todo[: args.limit]
     t0 = time.time()
