@@ -51,6 +51,7 @@ __all__ = [
     "align",
     "relevant_places",
     "articulate",
+    "despeckle",
     "compare_articulations",
     "substitute",
 ]
@@ -348,6 +349,37 @@ def relevant_places(symbol: str | None) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------- articulation
+def despeckle(labels: np.ndarray, min_px: int = 6) -> np.ndarray:
+    """Label maps without the segmenter's speckles: connected pieces of an articulator
+    smaller than ``min_px`` pixels become airway.
+
+    A stray lip pixel across the frame would otherwise be read as the second lip and open
+    the lips by tens of millimetres (constrictions are measured between components).
+
+    Args:
+        labels: ``(T, H, W)`` label ids.
+
+    Returns:
+        ``(T, H, W)``, a cleaned copy.
+    """
+    from scipy import ndimage
+
+    from mrisynth.phantom.labels import LABELS
+
+    out = np.array(labels, copy=True)
+    ids = [LABELS[k] for k in ("tongue", "lips", "velum")]
+    for t in range(len(out)):
+        for k in ids:
+            comp, n = ndimage.label(out[t] == k)
+            if n == 0:
+                continue
+            sizes = ndimage.sum(np.ones_like(comp), comp, index=np.arange(1, n + 1))
+            small = np.flatnonzero(sizes < min_px) + 1
+            if small.size:
+                out[t][np.isin(comp, small)] = LABELS["airway"]
+    return out
+
+
 @dataclasses.dataclass
 class Articulation:
     """One recording's synthesized articulation.
@@ -398,7 +430,7 @@ def articulate(
     lo, hi = stream.reference.intensity
     frames = np.concatenate(list(stream), axis=0)
     unit = np.clip((frames - lo) / max(hi - lo, 1e-12), 0.0, 1.0).astype(np.float32)
-    labels = segment(segmenter, unit)
+    labels = despeckle(segment(segmenter, unit))
     return Articulation(
         frames=unit,
         labels=labels,

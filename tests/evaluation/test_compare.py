@@ -198,3 +198,19 @@ def test_bad_recordings_are_refused_by_name(tmp_path):
         check_recordings(tmp_path / "missing.wav", good)
     (a, sa), (b, sb) = check_recordings(good, good)
     assert sa == sb == sr and len(a) == len(b) == sr
+
+
+def test_despeckle_removes_stray_pieces_only():
+    from mrisynth.evaluation.compare import despeckle
+    from mrisynth.phantom.labels import LABELS
+
+    lab = np.full((1, 20, 20), LABELS["airway"], np.uint8)
+    lab[0, 2:6, 2:6] = LABELS["lips"]  # a lip: 16 px, kept
+    lab[0, 15, 15] = LABELS["lips"]  # a stray lip pixel
+    lab[0, 10:12, 10:12] = LABELS["tongue"]  # 4 px of tongue: below 6, removed
+    out = despeckle(lab)
+    assert (out[0, 2:6, 2:6] == LABELS["lips"]).all()
+    assert out[0, 15, 15] == LABELS["airway"] and (out[0, 10:12, 10:12] == LABELS["airway"]).all()
+    assert lab[0, 15, 15] == LABELS["lips"]  # the input is left alone
+    closed = measure_constrictions(out, (2.5, 2.5))["lips_degree_mm"][0]
+    assert closed == 0.0  # one lip component left: closed, not 30 mm open
