@@ -334,6 +334,33 @@ def markdown(result: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def export_pair(key: str, out: Path) -> None:
+    """Write one planned pair as ``mrisynth compare`` inputs: ``learner.wav``,
+    ``reference.wav``, ``reference_phones.txt`` and ``frame.nii.gz`` (the frame speaker's)."""
+    from mrisynth.evaluation.compare import substitute
+    from mrisynth.io import write_audio, write_sequence
+    from mrisynth.phantom.corpus import PhantomConfig, synthesize_utterance
+
+    pairs = {p.key: p for p in plan(int(key.split("#")[1]) if "#" in key else 2)}
+    pair = pairs[key.split("#")[0]]
+    cfg = PhantomConfig(face=False, seed=0)
+    a, b = SPLITS[pair.split]
+    edit = None if pair.kind == "control" else substitute(pair.index, pair.new)
+    ref = synthesize_utterance(cfg, _utterance(a, pair.language, pair.sentence))
+    lrn = synthesize_utterance(cfg, _utterance(b, pair.language, pair.sentence), edit)
+    frame = synthesize_utterance(cfg, _utterance(FRAME_SPEAKER, "en", 0))["sequence"]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, o in (("learner", lrn), ("reference", ref)):
+        write_audio(out / f"{name}.wav", o["sequence"].audio, o["sequence"].sample_rate)
+    lines = [f"{s.start_s:.4f} {s.end_s:.4f} {s.symbol}" for s in ref["segments"]]
+    (out / "reference_phones.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_sequence(
+        frame.replace(frames=frame.frames[:1], labels=None, audio=None, sample_rate=None),
+        out / "frame.nii.gz",
+    )
+    print(f"wrote {out}: {pair.old} -> {pair.new} at phone {pair.index} ({pair.key})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", type=Path, default=ROOT / "experiments/quickstart/models")
@@ -350,7 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--oracle", action="store_true", help="also score ground-truth labels (one more render)"
     )
+    ap.add_argument("--export", metavar="KEY", help="write this pair's inputs to --out and stop")
     args = ap.parse_args(argv)
+    if args.export:
+        export_pair(args.export, args.out)
+        return 0
 
     import torch
     from tqdm import tqdm
