@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
     ),
     "dub": ("dub", "a face image or video + speech audio + a face model -> talking-face MP4"),
+    "compare": (
+        "compare",
+        "a learner's articulation against a reference's, synthesized from their audio: "
+        "flagged phones, side-by-side MP4, areagrams, report",
+    ),
 }
 
 

@@ -44,15 +44,21 @@ __all__ = [
 TONGUE_TIP_MM = 20.0
 
 
-def _closest(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Smallest distance between point sets ``a (N, 2)`` and ``b (M, 2)`` and its midpoint."""
+def _closest(a: np.ndarray, b: np.ndarray, ties: float | None = None) -> tuple[float, np.ndarray]:
+    """Smallest distance between point sets ``a (N, 2)`` and ``b (M, 2)`` and its midpoint.
+
+    With ``ties`` (mm), the midpoint is the mean over every pair within ``ties`` of the
+    smallest distance (the centre of a contact), not the first such pair found."""
     if len(a) == 0 or len(b) == 0:
         return float("nan"), np.array([np.nan, np.nan])
     if a is b:  # one merged component: closed
         return 0.0, a.mean(0)
     d, j = cKDTree(b).query(a)
     i = int(np.argmin(d))
-    return float(d[i]), (a[i] + b[j[i]]) / 2
+    if ties is None:
+        return float(d[i]), (a[i] + b[j[i]]) / 2
+    near = np.flatnonzero(d <= d[i] + ties)
+    return float(d[i]), ((a[near] + b[j[near]]) / 2).mean(0)
 
 
 def _upper_lower_lips(mask: np.ndarray, pts) -> tuple[np.ndarray, np.ndarray]:
@@ -96,13 +102,19 @@ def _frame_sets(lab: np.ndarray, sp: np.ndarray) -> dict[str, tuple[np.ndarray, 
 
 
 def measure_constrictions(
-    labels: np.ndarray, spacing_mm: tuple[float, float]
+    labels: np.ndarray, spacing_mm: tuple[float, float], *, contact_centre: bool = False
 ) -> dict[str, np.ndarray]:
     """Constriction degree and location per frame from label maps.
 
     Args:
         labels: ``(T, H, W)`` integer label maps (ids of :mod:`mrisynth.phantom.labels`).
         spacing_mm: pixel spacing ``(row, col)`` in mm.
+        contact_centre: locate a constriction at the centre of all its closest pairs (within
+            half a pixel of the smallest distance) instead of at the first one found. A
+            closure touches along many pixels, and the first of them is an arbitrary end of
+            the contact: ``mrisynth compare`` compares locations phone by phone and needs the
+            centre. (The evaluation keeps the first pair, as its published numbers were
+            measured with it.)
 
     Returns:
         ``{"<place>_degree_mm": (T,), "<place>_location_mm": (T, 2)}`` for every place in
@@ -113,11 +125,12 @@ def measure_constrictions(
         raise ValueError(f"labels must be (T, H, W), got {labels.shape}")
     sp = np.asarray(spacing_mm, dtype=np.float64)
     pixel = float(sp.mean())
+    ties = pixel / 2 if contact_centre else None
     out = {f"{p}_degree_mm": np.full(len(labels), np.nan) for p in CONSTRICTION_PLACES}
     out.update({f"{p}_location_mm": np.full((len(labels), 2), np.nan) for p in CONSTRICTION_PLACES})
     for t, lab in enumerate(labels):
         for place, (a, b) in _frame_sets(lab, sp).items():
-            d, loc = _closest(a, b)
+            d, loc = _closest(a, b, ties)
             if np.isfinite(d):
                 out[f"{place}_degree_mm"][t] = max(0.0, d - pixel) if d > 0 else 0.0
                 out[f"{place}_location_mm"][t] = loc

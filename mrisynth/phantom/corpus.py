@@ -22,6 +22,7 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +32,7 @@ import numpy as np
 from mrisynth.phantom.labels import MEASURE_NAMES
 
 if TYPE_CHECKING:
+    from mrisynth.phantom.inventory import PhoneSegment
     from mrisynth.phantom.mri import MRIAppearance
 
 __all__ = [
@@ -235,8 +237,16 @@ def render_utterance_mri(
     return np.clip(np.rint(frames * 4095.0), 0, 4095).astype(np.uint16)
 
 
-def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
+def synthesize_utterance(
+    cfg: PhantomConfig,
+    utt: Utterance,
+    edit: Callable[[list[PhoneSegment]], list[PhoneSegment]] | None = None,
+) -> dict:
     """Synthesise one utterance in memory.
+
+    ``edit`` changes the timed phones before they are articulated (e.g. a learner's
+    substituted phoneme, or times scaled for a slower copy); the speaker, the sentence and
+    every random draw stay those of ``utt``, so what differs is only what was edited.
 
     Returns a dict with ``sequence`` (SpeechMRISequence with labels, audio at offset 0),
     ``measures`` (dict of ``(T,)`` arrays, mm), ``tongue_contours`` ``(T, K, 2)`` mm,
@@ -259,6 +269,8 @@ def synthesize_utterance(cfg: PhantomConfig, utt: Utterance) -> dict:
     sentence = load_sentences(utt.language)[utt.sentence_index]
     rate = float(rng.uniform(*cfg.speaking_rate))
     segments = sentence_segments(sentence, rate=rate, rng=rng, pad_s=cfg.pause_s)
+    if edit is not None:
+        segments = edit(list(segments))
     traj = plan_trajectory(segments, anatomy, rng=rng)
     geometry = VocalTractGeometry(anatomy)
 
