@@ -259,9 +259,12 @@ def pipeline_code_deps(dvc_yaml: Path, repo: Path) -> dict[str, list[str]]:
     for name, stage in stages.items():
         stage = stage.get("do", stage)
         wdir = dvc_yaml.parent / stage.get("wdir", ".")
-        key = (tuple(command_entries(stage["cmd"], wdir, repo)), wdir)
-        if key not in seen:  # e.g. the five `mrisynth train` stages share one closure
-            seen[key] = stage_code_deps(stage["cmd"], wdir, repo)
+        try:
+            key = (tuple(command_entries(stage["cmd"], wdir, repo)), wdir)
+            if key not in seen:  # e.g. the five `mrisynth train` stages share one closure
+                seen[key] = stage_code_deps(stage["cmd"], wdir, repo)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ValueError(f"{dvc_yaml}: stage {name}: {e}") from e
         out[name] = seen[key]
     return out
 
@@ -276,9 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         "--repo", type=Path, default=Path(__file__).resolve().parents[2], help="holds mrisynth/"
     )
     args = parser.parse_args(argv)
-    for path in args.dvc_yaml:
+    try:  # every pipeline first: a bad one prints nothing but its error
+        found = {path: pipeline_code_deps(path, args.repo) for path in args.dvc_yaml}
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    for path, stages in found.items():
         print(f"# {path}")
-        for stage, deps in pipeline_code_deps(path, args.repo).items():
+        for stage, deps in stages.items():
             print(f"{stage}:\n" + "".join(f"  - {d}\n" for d in deps), end="")
     return 0
 

@@ -15,6 +15,7 @@ import yaml
 from mrisynth.utils.code_deps import (
     command_entries,
     import_closure,
+    main,
     pipeline_code_deps,
     stage_code_deps,
 )
@@ -142,3 +143,15 @@ def test_quickstart_training_does_not_run_metrics():
         assert runs_metrics == (stage == "evaluate"), stage
     assert "../../mrisynth/phantom/mri.py" in deps["phantom"]
     assert not any("mrisynth/phantom" in p for p in deps["prepare"])
+
+
+def test_main_prints_deps_or_one_error_line(fake, capsys):
+    good, bad = fake / "exp/dvc.yaml", fake / "exp/bad.yaml"
+    good.write_text("stages:\n  s:\n    cmd: mrisynth go --out x\n")
+    bad.write_text("stages:\n  s:\n    cmd: mrisynth go\n  t:\n    cmd: bash x.sh\n")
+    assert main([str(good), "--repo", str(fake)]) == 0
+    assert "s:\n  - ../mrisynth/__init__.py\n  - ../mrisynth/a\n" in capsys.readouterr().out
+    assert main([str(good), str(bad), "--repo", str(fake)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"{bad}: stage t: stage command 'bash x.sh'" in err
