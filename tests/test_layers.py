@@ -1,4 +1,5 @@
-"""The package's layer order, read from the imports (AST, function-level imports included).
+"""The package's layer order, read from the imports (``mrisynth.utils.code_deps``: AST,
+function-level imports included).
 
 A module may import only from its own layer or the layers below it (``LAYERS`` lists them
 bottom first; the longest matching prefix places a module). The same order is stated in
@@ -7,10 +8,11 @@ bottom first; the longest matching prefix places a module). The same order is st
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from mrisynth.utils.code_deps import imported_names
 
 ROOT = Path(__file__).resolve().parents[1] / "mrisynth"
 
@@ -42,17 +44,11 @@ def _module_name(path: Path) -> str:
 
 def _imports(path: Path) -> set[str]:
     """``mrisynth.*`` modules imported anywhere in a file (names below ``mrisynth``)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = []
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        for name in names:
-            if name == "mrisynth" or name.startswith("mrisynth."):
-                found.add(name.removeprefix("mrisynth").removeprefix("."))
-    return found
+    return {
+        name.removeprefix("mrisynth").removeprefix(".")
+        for name in imported_names(path)
+        if name == "mrisynth" or name.startswith("mrisynth.")
+    }
 
 
 def _modules() -> dict[str, set[str]]:

@@ -132,7 +132,7 @@ def export_artifact(
             metrics={k: float(v) for k, v in record.items() if k.startswith("valid/")},
             step=int(state["step"]),
             run={
-                "git_commit": state.get("git_commit"),
+                "git_commit": trainer.git_commit,
                 "sources": meta.get("sources"),
                 "exported_from": src.name,
             },

@@ -449,7 +449,9 @@ class Trainer:
         self.step = 0
         self.best: float | None = None
         self.history: list[dict[str, Any]] = []
-        self._git_commit = source_commit()
+        # the source this run started from; kept out of the checkpoints (it changes with every
+        # commit, and DVC hashes them): the exported model's ``.run.json`` records it
+        self.git_commit = source_commit()
         self._prepared = False
         self._reset_accumulators()
         self._first_bad: dict[str, torch.Tensor] = {}
@@ -913,7 +915,6 @@ class Trainer:
             "world_size": self.dist.world_size,
             "best": self.best,
             "config": to_dict(self.cfg),
-            "git_commit": self._git_commit,
         }
 
     def save(self, path: str | Path | None = None, rotate: bool = True) -> Path:

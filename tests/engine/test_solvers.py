@@ -33,6 +33,7 @@ from mrisynth.losses import GeneratorLossWeights
 from mrisynth.models.artifacts import load_generator, load_sync_expert, read_artifact
 from mrisynth.models.builders import ModelConfig, build_sync_expert
 from mrisynth.transforms.mel import MelConfig
+from mrisynth.utils.git import source_commit
 
 FPS, SR, SIZE = 25.0, 16000, 32
 
@@ -139,7 +140,12 @@ def test_expert_checkpoint_loads_with_weights_only_and_rebuilds(expert_run):
     assert raw["step"] == result["step"] and raw["metrics"]["valid/loss"] == result["valid/loss"]
     # The run's metadata sits beside the weights, not in them.
     assert "git_commit" not in raw and (out / "expert.run.json").is_file()
-    torch.load(out / "best.pt", weights_only=True)
+    run = json.loads((out / "expert.run.json").read_text())
+    assert run.get("git_commit") == source_commit()
+    # ... and beside the trainer's checkpoints: a commit elsewhere in the repository must not
+    # change their bytes (DVC hashes the whole model folder)
+    for ckpt in [out / "best.pt", *(out / "checkpoints").glob("step_*.pt")]:
+        assert "git_commit" not in torch.load(ckpt, weights_only=True), ckpt.name
     expert, cfg = load_sync_expert(out / "expert.pt", fps=FPS, sample_rate=SR, img_size=SIZE)
     assert cfg == tiny_cfg() and not expert.training
     # A trainer checkpoint rebuilds the same model.

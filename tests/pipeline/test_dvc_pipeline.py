@@ -79,6 +79,8 @@ def _dvc(cwd: Path, *args: str) -> str:
         "DVC_NO_ANALYTICS": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+    if (cwd / "mrisynth").is_dir():  # the stages run the repository's own copy of the package
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True
     )
@@ -91,12 +93,16 @@ def _ran(log: str) -> list[str]:
 
 
 def _scratch_repo(tmp_path: Path, experiment: str, params: dict | None) -> tuple[Path, Path]:
-    """A DVC repo with ``experiments/ci`` = ``experiments/<experiment>`` (``params`` or its own)."""
+    """A DVC repo with ``experiments/ci`` = ``experiments/<experiment>`` (``params`` or its own).
+
+    ``configs/`` links to this checkout; ``mrisynth/`` is a copy (numba's caches included), which
+    the stages run, so a test may edit the package's code without touching the checkout.
+    """
     root = tmp_path / "repo"
     exp = root / "experiments" / "ci"
     exp.mkdir(parents=True)
-    for name in ("configs", "mrisynth"):
-        (root / name).symlink_to(REPO / name, target_is_directory=True)
+    (root / "configs").symlink_to(REPO / "configs", target_is_directory=True)
+    shutil.copytree(REPO / "mrisynth", root / "mrisynth", ignore=shutil.ignore_patterns("*.pyc"))
     shutil.copy(REPO / "experiments" / experiment / "dvc.yaml", exp / "dvc.yaml")
     if params is None:
         shutil.copy(REPO / "experiments" / experiment / "params.yaml", exp / "params.yaml")
@@ -104,14 +110,16 @@ def _scratch_repo(tmp_path: Path, experiment: str, params: dict | None) -> tuple
         (exp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     _dvc(root, "init", "-q")
+    shutil.copy(REPO / ".dvcignore", root / ".dvcignore")  # byte-code and run metadata
     return root, exp
 
 
 @pytest.mark.slow
 def test_quickstart_pipeline_tiny(tmp_path):
     root, exp = _scratch_repo(tmp_path, "quickstart", TINY)
-
+    t_first = time.perf_counter()
     first = _dvc(root, "repro", "experiments/ci/dvc.yaml")
+    print(f"first repro: {time.perf_counter() - t_first:.0f} s")
     assert set(_ran(first)) == STAGES
     metrics = json.loads((exp / "metrics" / "evaluate.json").read_text())
     for key in (
@@ -147,6 +155,54 @@ def test_quickstart_pipeline_tiny(tmp_path):
     fourth = _dvc(root, "exp", "run", "experiments/ci/dvc.yaml", "-S", sweep)
     assert _ran(fourth) == ["evaluate"]
     assert yaml.safe_load((exp / "params.yaml").read_text())["evaluate"]["seed"] == 2
+
+    # a stable lock: stages forced to rerun on identical inputs write identical bytes (the
+    # phantom, its preparation, an expert and the generator with its sample videos; the metric
+    # edit below reruns `evaluate`)
+    t0 = time.perf_counter()
+    lock = (exp / "dvc.lock").read_bytes()
+    forced = ("phantom", "prepare", "eval_expert", "finetune")
+    log = _dvc(root, "repro", "-f", "-s", *(f"experiments/ci/dvc.yaml:{s}" for s in forced))
+    assert set(_ran(log)) == set(forced)
+    relock = (exp / "dvc.lock").read_bytes()
+    assert relock == lock, _lock_changes(yaml.safe_load(lock), yaml.safe_load(relock))
+
+    # code-aware stages (their deps are their import closures): a metric edit reruns only
+    # `evaluate`, really, and it writes the same outputs again; the phantom's code is the
+    # phantom stage's alone, and a phantom edit that changes the phantom puts every stage out
+    # of date, each as the one before it reruns
+    image = root / "mrisynth/metrics/image.py"
+    image.write_text(image.read_text() + "# edited by the pipeline test\n")
+    assert _out_of_date(root) == {"evaluate"}
+    assert _ran(_dvc(root, "repro", "experiments/ci/dvc.yaml")) == ["evaluate"]
+    changes = _lock_changes(yaml.safe_load(relock), yaml.safe_load((exp / "dvc.lock").read_text()))
+    assert changes == ["evaluate: ../../mrisynth/metrics/image.py"]
+    mri = root / "mrisynth/phantom/mri.py"
+    mri.write_text(mri.read_text() + '_DEFAULT_INTENSITY["tongue"] = 0.74  # a brighter tongue\n')
+    assert _out_of_date(root) == {"phantom"}
+    _dvc(root, "repro", "-s", "experiments/ci/dvc.yaml:phantom")
+    assert _out_of_date(root) == {"prepare"}
+    _dvc(root, "repro", "-s", "experiments/ci/dvc.yaml:prepare")
+    assert _out_of_date(root) == STAGES - {"phantom", "prepare"}
+    print(f"stable lock + code-change checks: {time.perf_counter() - t0:.0f} s")
+
+
+def _out_of_date(root: Path) -> set[str]:
+    """Stages of experiments/ci that ``dvc status`` reports as changed."""
+    status = _dvc(root, "status", "--json", "experiments/ci/dvc.yaml")
+    return set(re.findall(r'"experiments/ci/dvc\.yaml:(\w+)"\s*:', status))
+
+
+def _lock_changes(before: dict, after: dict) -> list[str]:
+    """``stage: path`` for every dep or output whose hash differs between two dvc.lock files."""
+    changes = []
+    for stage, entry in after["stages"].items():
+        old = {d["path"]: d for d in before["stages"][stage].get("deps", [])}
+        old |= {o["path"]: o for o in before["stages"][stage].get("outs", [])}
+        for item in entry.get("deps", []) + entry.get("outs", []):
+            if old.get(item["path"]) != item:
+                changes.append(f"{stage}: {item['path']}")
+    return changes
 
 
 _FACE_PRESETS = {k: v for k, v in TINY["presets"].items() if k != "segmenter"}
