@@ -479,6 +479,34 @@ def check_same_front_end(saved: ModelConfig, current: ModelConfig, source: str) 
             raise ValueError(f"{source}: checkpoint {f} {a} != model config {f} {b}")
 
 
+def _save_image_model(
+    path: str | Path,
+    kind: str,
+    model: nn.Module,
+    cfg: SegmenterConfig | LandmarkConfig,
+    channels: int,
+    *,
+    metrics: Mapping[str, float] | None,
+    step: int,
+    train_config: dict[str, Any] | None,
+    run: dict[str, Any] | None,
+) -> Path:
+    """An image-only model (no audio, no frame rate) as an artifact of ``kind`` at ``path``."""
+    model = getattr(model, "module", model)  # DDP
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    artifact = Artifact(
+        kind=kind,
+        weights={kind: model.state_dict()},
+        model_config=dataclasses.asdict(cfg),
+        data_spec=DataSpec(fps=None, sample_rate=None, img_size=cfg.img_size, channels=channels),
+        train_config=train_config,
+        metrics=dict(metrics or {}),
+        step=step,
+        run=dict(run or {}),
+    )
+    return save_artifact(path, artifact)
+
+
 def save_segmenter(
     path: str | Path,
     model: nn.Module,
@@ -490,19 +518,17 @@ def save_segmenter(
     run: dict[str, Any] | None = None,
 ) -> Path:
     """Write a segmenter (weights + :class:`SegmenterConfig`) as an artifact at ``path``."""
-    model = getattr(model, "module", model)  # DDP
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    artifact = Artifact(
-        kind="segmenter",
-        weights={"segmenter": model.state_dict()},
-        model_config=dataclasses.asdict(cfg),
-        data_spec=DataSpec(fps=None, sample_rate=None, img_size=cfg.img_size, channels=1),
-        train_config=train_config,
-        metrics=dict(metrics or {}),
+    return _save_image_model(
+        path,
+        "segmenter",
+        model,
+        cfg,
+        1,
+        metrics=metrics,
         step=step,
-        run=dict(run or {}),
+        train_config=train_config,
+        run=run,
     )
-    return save_artifact(path, artifact)
 
 
 def save_landmark_regressor(
@@ -516,19 +542,17 @@ def save_landmark_regressor(
     run: dict[str, Any] | None = None,
 ) -> Path:
     """Write a face landmark regressor (weights + :class:`LandmarkConfig`) at ``path``."""
-    model = getattr(model, "module", model)  # DDP
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    artifact = Artifact(
-        kind="landmarks",
-        weights={"landmarks": model.state_dict()},
-        model_config=dataclasses.asdict(cfg),
-        data_spec=DataSpec(fps=None, sample_rate=None, img_size=cfg.img_size, channels=3),
-        train_config=train_config,
-        metrics=dict(metrics or {}),
+    return _save_image_model(
+        path,
+        "landmarks",
+        model,
+        cfg,
+        3,
+        metrics=metrics,
         step=step,
-        run=dict(run or {}),
+        train_config=train_config,
+        run=run,
     )
-    return save_artifact(path, artifact)
 
 
 def load_landmark_regressor(
