@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,7 +39,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = ROOT / "tests" / "data" / "real_speech" / "arctic_a0009.wav"
+#: real speech from the shared data (never copied into the repository): $MRISYNTH_SHARED or ../shared
+SPEECH = (
+    Path(os.environ.get("MRISYNTH_SHARED") or ROOT.parent / "shared")
+    / "data"
+    / "real-speech"
+    / "arctic_a0009.wav"
+)
 
 
 def _face_inputs(folder: Path) -> None:

@@ -52,7 +52,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = ROOT / "tests" / "data" / "real_speech" / "arctic_a0009.wav"
+#: real speech from the shared data (never copied into the repository): $MRISYNTH_SHARED or ../shared
+SPEECH = (
+    Path(os.environ.get("MRISYNTH_SHARED") or ROOT.parent / "shared")
+    / "data"
+    / "real-speech"
+    / "arctic_a0009.wav"
+)
 
 # Dense bf16 tensor-core peaks (TFLOP/s) by GPU name, from the vendors' data sheets.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}

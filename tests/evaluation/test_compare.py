@@ -166,10 +166,10 @@ def test_phone_files(tmp_path):
         read_phone_spans(bad)
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         read_phone_spans(tmp_path / "nope.txt")
-    from pathlib import Path
 
-    lab_file = Path(__file__).resolve().parents[1] / "data/real_speech/arctic_a0009_phone.lab"
-    lab = read_phone_spans(lab_file)
+
+def test_phone_files_read_hts_labels(shared_data):
+    lab = read_phone_spans(shared_data("data/real-speech/arctic_a0009_phone.lab"))
     assert lab[0].symbol == "_" and all(s.end_s > s.start_s for s in lab)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,6 @@ from mrisynth.phantom.articulation import (
 )
 from mrisynth.phantom.geometry import VocalTractGeometry
 from mrisynth.phantom.inventory import Phoneme, PhoneSegment
-
-REAL_LAB = Path(__file__).resolve().parents[1] / "data" / "real_speech" / "arctic_a0009_phone.lab"
 
 
 def _v(sym, h, b, r=False):
@@ -214,11 +211,11 @@ def test_lips_close_within_25ms_of_bilabial_closures_hand_written():
     assert max(abs(e) for e in errs) <= 0.025, errs
 
 
-def test_lips_close_within_25ms_on_real_phone_labels():
+def test_lips_close_within_25ms_on_real_phone_labels(shared_data):
     from mrisynth.phantom.inventory import phoneme
     from mrisynth.phantom.text import read_hts_labels
 
-    segs = read_hts_labels(REAL_LAB)
+    segs = read_hts_labels(shared_data("data/real-speech/arctic_a0009_phone.lab"))
     traj = plan_trajectory(segs, SpeakerAnatomy(), rng=np.random.default_rng(0))
 
     def bilabial_closure(sym: str) -> bool:

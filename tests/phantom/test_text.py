@@ -1,7 +1,6 @@
 """Text front end: espeak-ng G2P, IPA normalisation, phoneme parsing, HTS labels, sentences."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from mrisynth.phantom.text import (
     tokenize_phonemes,
 )
 
-REAL = Path(__file__).parents[1] / "data" / "real_speech"
 RETROFLEX = {"ʈ", "ʈʰ", "ɖ", "ɖʰ", "ɳ", "ɭ", "ɻ", "ɽ", "ʂ"}
 
 
@@ -198,15 +196,16 @@ def test_parse_phonemes_errors():
 # --- HTS labels -------------------------------------------------------------------------------
 
 
-def test_read_hts_labels_real_arctic():
-    segs = read_hts_labels(REAL / "arctic_a0009_phone.lab")
+def test_read_hts_labels_real_arctic(shared_data):
+    real = shared_data("data/real-speech")
+    segs = read_hts_labels(real / "arctic_a0009_phone.lab")
     # 40 labelled phones; the two /ey/ diphthongs split into e + ɪ
     assert len(segs) == 42
     assert [s.symbol for s in segs[:6]] == ["_", "h", "iː", "t", "ɝ", "n"]
     assert segs[0].start_s == 0.0 and segs[-1].symbol == SILENCE
     assert segs[-1].end_s == pytest.approx(3.075)
     assert _contiguous(segs)
-    audio_s = sf.info(str(REAL / "arctic_a0009.wav")).duration
+    audio_s = sf.info(str(real / "arctic_a0009.wav")).duration
     assert abs(audio_s - segs[-1].end_s) < 0.05
     bilabial = [
         (s.symbol, s.start_s, s.end_s) for s in segs if phoneme(s.symbol).place == "bilabial"

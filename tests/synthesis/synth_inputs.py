@@ -18,8 +18,6 @@ import pytest
 SHARED = Path(os.environ.get("MRISYNTH_SHARED") or Path(__file__).resolve().parents[3] / "shared")
 REAL_FRAME = SHARED / "data" / "real-rtmri-frame" / "aa_rtmri.png"
 REAL_SPEECH = SHARED / "data" / "real-speech" / "arctic_a0009.wav"
-#: The same CMU ARCTIC utterance ships with the repository's tests.
-REPO_SPEECH = Path(__file__).resolve().parents[1] / "data" / "real_speech" / "arctic_a0009.wav"
 #: Field of view of the test models (mm): the quickstart's 48 px × 2.5 mm.
 FOV_MM = 120.0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_inputs import REAL_FRAME, REAL_SPEECH, REPO_SPEECH, needs
+from synth_inputs import REAL_FRAME, REAL_SPEECH, needs
 
 from mrisynth.cli.main import main
 from mrisynth.io import read_audio, read_sequence, write_audio
@@ -26,12 +26,12 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_phantom_clip_to_mp4_nifti_and_dicom(tmp_path, capsys, tiny_model_dir, phantom_files):
-    audio, sr = read_audio(REPO_SPEECH)
+    audio, sr = read_audio(needs(REAL_SPEECH))
     duration = len(audio) / sr
     out = tmp_path / "out" / "speech.mp4"
     rc, stdout, err = _run(
         capsys,
-        "--audio", REPO_SPEECH,
+        "--audio", needs(REAL_SPEECH),
         "--reference", phantom_files["reference"],
         "--model", tiny_model_dir,
         "--out", out,
@@ -92,7 +92,7 @@ def test_fps_spacing_side_by_side_and_mp4_audio_input(
 
 
 def test_stereo_odd_rate_audio_and_roi_only(tmp_path, capsys, tiny_model_dir, phantom_files):
-    speech, sr = read_audio(REPO_SPEECH)
+    speech, sr = read_audio(needs(REAL_SPEECH))
     t = np.arange(int(len(speech) * 22050 / sr)) / 22050
     left = np.interp(t, np.arange(len(speech)) / sr, speech).astype(np.float32)
     wav = write_audio(tmp_path / "stereo.wav", np.stack([left, 0.5 * left], 1), 22050)
@@ -115,7 +115,7 @@ def test_16_bit_png_reference_needs_spacing(tmp_path, capsys, tiny_model_dir, ph
     frame = phantom_clip.frames[50].astype(np.uint16) * 16  # 12-bit values spread over 16 bits
     iio.imwrite(png, frame, plugin="pillow")
     assert np.asarray(iio.imread(png)).dtype == np.uint16
-    args = ["--audio", REPO_SPEECH, "--reference", png, "--model", tiny_model_dir]
+    args = ["--audio", needs(REAL_SPEECH), "--reference", png, "--model", tiny_model_dir]
     rc, _, err = _run(capsys, *args, "--out", tmp_path / "x.mp4")
     assert rc == 2 and err.count("\n") == 1 and "frame16.png" in err and "--spacing" in err
     assert not (tmp_path / "x.mp4").exists()
@@ -199,7 +199,7 @@ def test_failures_give_one_line_and_no_output(
         "unreadable audio": tmp_path / "bad.wav",
         "empty audio": _empty_wav(tmp_path / "empty.wav"),
         "missing audio": tmp_path / "nope.wav",
-    }.get(case, REPO_SPEECH)
+    }.get(case, needs(REAL_SPEECH))
     model = {
         "missing model": ["--model", tmp_path / "no_such_model"],
         "no model": [],
@@ -232,7 +232,7 @@ def test_a_failure_while_writing_leaves_nothing(
     monkeypatch.setattr(output.Mp4Writer, "write", broken)
     out = tmp_path / "o.mp4"
     rc, _, err = _run(
-        capsys, "--audio", REPO_SPEECH, "--reference", phantom_files["reference"],
+        capsys, "--audio", needs(REAL_SPEECH), "--reference", phantom_files["reference"],
         "--model", tiny_model_dir, "--out", out, "--nifti", tmp_path / "o.nii.gz",
     )  # fmt: skip
     assert rc == 2 and "disk full" in err
