@@ -117,3 +117,28 @@ def adapt_fast_presets() -> Callable[[Path], dict[str, str]]:
     """``adapt_fast_presets(root) -> {field: preset path}``: AdaptConfig presets sized for a
     test."""
     return _adapt_fast_presets
+
+
+class RecordingTracker:
+    """Records the Tracker calls of a training run (params, logged dicts, artifacts)."""
+
+    def __init__(self):
+        self.params, self.dicts, self.artifacts = {}, {}, []
+
+    def log_params(self, config):
+        self.params.update(config)
+
+    def log_metrics(self, metrics, step):
+        pass
+
+    def log_dict(self, data, artifact_file):
+        self.dicts[artifact_file] = data
+
+    def log_artifact(self, path, artifact_path=None):
+        self.artifacts.append((artifact_path, path))
+
+
+@pytest.fixture
+def recording_tracker() -> type[RecordingTracker]:
+    """The :class:`RecordingTracker` class: call it for a fresh recorder."""
+    return RecordingTracker

@@ -610,25 +610,6 @@ def test_cli_train_expert_from_manifest(tmp_path):
         cli.build_configs("expert", "mri_small", ["model.img_sise=1"], str(tmp_path))
 
 
-class _Recorder:
-    """Records the Tracker calls of a training run."""
-
-    def __init__(self):
-        self.params, self.dicts, self.artifacts = {}, {}, []
-
-    def log_params(self, config):
-        self.params.update(config)
-
-    def log_metrics(self, metrics, step):
-        pass
-
-    def log_dict(self, data, artifact_file):
-        self.dicts[artifact_file] = data
-
-    def log_artifact(self, path, artifact_path=None):
-        self.artifacts.append((artifact_path, path))
-
-
 def _reconstruction_only_run(out, steps: int, tracker=None, seed: int | None = None) -> None:
     """A few generator steps on two tiny recordings, without the expert and the GAN."""
     cfg = run_cfg(out, max_steps=steps, eval_interval=steps, log_interval=1)
@@ -644,10 +625,10 @@ def _reconstruction_only_run(out, steps: int, tracker=None, seed: int | None = N
     )
 
 
-def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path):
+def test_generator_run_logs_config_training_log_and_a_sample_video(tmp_path, recording_tracker):
     from mrisynth.io.video import read_video
 
-    rec = _Recorder()
+    rec = recording_tracker()
     _reconstruction_only_run(tmp_path, 2, tracker=rec)
     assert rec.dicts["config.json"]["loss"]["gan"] == 0.0
     assert rec.dicts["config.json"]["model"]["img_size"] == SIZE

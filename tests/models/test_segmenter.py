@@ -123,26 +123,7 @@ def test_save_load_round_trip(trained, tmp_path):
         torch.testing.assert_close(loaded(x), model.eval()(x), rtol=0, atol=0)
 
 
-class _Recorder:
-    """Records what a training run gives its tracker."""
-
-    def __init__(self):
-        self.params, self.dicts, self.artifacts = {}, {}, []
-
-    def log_params(self, config):
-        self.params.update(config)
-
-    def log_metrics(self, metrics, step):
-        pass
-
-    def log_dict(self, data, artifact_file):
-        self.dicts[artifact_file] = data
-
-    def log_artifact(self, path, artifact_path=None):
-        self.artifacts.append((artifact_path, path))
-
-
-def test_fine_tune_from_saved(trained, tmp_path):
+def test_fine_tune_from_saved(trained, tmp_path, recording_tracker):
     model, cfg, _, (frames, labels), _ = trained
     path = save_segmenter(tmp_path / "seg.pt", model, cfg)
     # Few steps at a tiny learning rate: the result must start from the saved weights.
@@ -150,7 +131,7 @@ def test_fine_tune_from_saved(trained, tmp_path):
     train_cfg = TrainConfig(
         max_steps=2, batch_size=4, out_dir=str(tmp_path / "ft"), progress=False, device="cpu"
     )
-    tracker = _Recorder()
+    tracker = recording_tracker()
     tuned, metrics = train_segmenter(
         frames[:8],
         labels[:8],
