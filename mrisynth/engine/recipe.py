@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mrisynth.config.schema import to_dict
 from mrisynth.data.spec import DataSpec
 from mrisynth.engine.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from mrisynth.engine.distributed import barrier
@@ -142,6 +143,40 @@ def export_artifact(
     barrier()
     exported = read_artifact(out)
     return {**exported.metrics, "step": exported.step}
+
+
+def save_last_weights(
+    trainer: Trainer,
+    last: Mapping[str, Any],
+    val_data: Any,
+    save: Callable[..., Path],
+    name: str,
+    run: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Save a model's final weights (not the best checkpoint) with their validation metrics.
+
+    For the image-only models (segmenter, landmark regressor), whose last weights are the
+    result. ``last`` is what :meth:`Trainer.fit` returned; a resumed run that had nothing left
+    to train returns no ``valid/`` entries, so the metrics are then computed anew on
+    ``val_data``. Rank 0 writes ``<out_dir>/<name>`` through ``save(path, metrics=, step=,
+    train_config=, run=)`` (e.g. :func:`~mrisynth.models.artifacts.save_segmenter` with its
+    model and config bound), the run info holding the trainer's git commit and ``run``.
+
+    Returns:
+        the ``valid/`` metrics of the final weights.
+    """
+    val = {k: v for k, v in last.items() if k.startswith("valid/")}
+    if not val:  # resumed a finished run: fit() had nothing to do
+        val = trainer.evaluate(val_data)
+    if trainer.dist.is_main:
+        save(
+            trainer.out_dir / name,
+            metrics={k: float(v) for k, v in val.items()},
+            step=trainer.step,
+            train_config=to_dict(trainer.cfg),
+            run={"git_commit": trainer.git_commit, **(run or {})},
+        )
+    return val
 
 
 def log_run_params(trainer: Trainer, tracker: Any, params: Mapping[str, Any]) -> None:

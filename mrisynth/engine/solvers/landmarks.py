@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from mrisynth.config.schema import to_dict
+from mrisynth.engine.recipe import save_last_weights
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.metrics.landmarks import FACE_LANDMARKS, MOUTH_LANDMARKS, landmark_distance
@@ -54,7 +55,6 @@ from mrisynth.models.landmarks import (
     predict_landmarks,
 )
 from mrisynth.phantom.face import LANDMARK_NAMES, render_face, sample_face_identity
-from mrisynth.utils.git import source_commit
 from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
@@ -324,20 +324,9 @@ def train_landmark_regressor(
     model = build_landmark_regressor(cfg)
     trainer = Trainer(train_cfg, LandmarkSolver(cfg, model), tracker=tracker)
     last = trainer.fit(train_set, val_set)
-    val = {k: v for k, v in last.items() if k.startswith("valid/")}
-    if not val:  # resumed a finished run
-        val = trainer.evaluate(val_set)
+    save = functools.partial(save_landmark_regressor, model=model, cfg=cfg)
+    val = save_last_weights(trainer, last, val_set, save, "landmarks.pt")
     model.eval()
-    if trainer.dist.is_main:
-        save_landmark_regressor(
-            trainer.out_dir / "landmarks.pt",
-            model,
-            cfg,
-            metrics={k: float(v) for k, v in val.items()},
-            step=trainer.step,
-            train_config=to_dict(train_cfg),
-            run={"git_commit": source_commit()},
-        )
     return model, val
 
 

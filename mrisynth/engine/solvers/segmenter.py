@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
@@ -36,7 +37,7 @@ from torch.utils.data import Dataset
 
 from mrisynth.config.schema import to_dict
 from mrisynth.engine.checkpoint import load_model_state
-from mrisynth.engine.recipe import log_run_outputs, log_run_params
+from mrisynth.engine.recipe import log_run_outputs, log_run_params, save_last_weights
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
 from mrisynth.io.contours import AIR, TISSUE, UNTRACED
@@ -50,7 +51,6 @@ from mrisynth.models.segmenter import (
 )
 from mrisynth.phantom.labels import LABELS
 from mrisynth.transforms.domain import randomize_appearance, randomize_geometry
-from mrisynth.utils.git import source_commit
 from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
@@ -358,19 +358,9 @@ def train_segmenter(
     }
     log_run_params(trainer, tracker, run_params)
     last = trainer.fit(train_set, val_set)
-    val = {k: v for k, v in last.items() if k.startswith("valid/")}
-    if not val:  # resumed a finished run: fit() had nothing to do
-        val = trainer.evaluate(val_set)
+    save = functools.partial(save_segmenter, model=model, cfg=cfg)
+    run = {"init_from": init_from and str(init_from)}
+    val = save_last_weights(trainer, last, val_set, save, "segmenter.pt", run)
     model.eval()
-    if trainer.dist.is_main:
-        save_segmenter(
-            trainer.out_dir / "segmenter.pt",
-            model,
-            cfg,
-            metrics={k: float(v) for k, v in val.items()},
-            step=trainer.step,
-            train_config=to_dict(train_cfg),
-            run={"git_commit": source_commit(), "init_from": init_from and str(init_from)},
-        )
     log_run_outputs(trainer, tracker, model=trainer.out_dir / "segmenter.pt")
     return model, val
