@@ -36,13 +36,13 @@ import dataclasses
 
 import numpy as np
 
+from mrisynth.data.face_landmarks import LANDMARK_INDEX
 from mrisynth.metrics.landmarks import (
     UPPER_FACE_LANDMARKS,
     check_landmarks,
     inter_ocular_distance,
     similarity_fit,
 )
-from mrisynth.phantom.face import LANDMARK_INDEX
 
 __all__ = [
     "BlinkStats",

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mrisynth.phantom.face import LANDMARK_INDEX, LANDMARK_NAMES
+from mrisynth.data.face_landmarks import LANDMARK_INDEX, LANDMARK_NAMES
 
 __all__ = [
     "MOUTH_LANDMARKS",

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mrisynth.phantom.face import LANDMARK_NAMES
+from mrisynth.data.face_landmarks import LANDMARK_NAMES
 
 __all__ = [
     "LandmarkConfig",

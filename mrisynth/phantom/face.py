@@ -63,6 +63,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter1d
 
+from mrisynth.data.face_landmarks import LANDMARK_INDEX, LANDMARK_NAMES
+
 __all__ = [
     "FaceIdentity",
     "FaceVideo",
@@ -96,37 +98,6 @@ _TEETH = np.array(TEETH_RGB, np.float32)
 _SCLERA = np.array((0.9, 0.88, 0.85), np.float32)
 _PUPIL = np.array((0.03, 0.03, 0.03), np.float32)
 
-#: Landmark names, in the order of ``FaceVideo.landmarks[:, k]``. ``l``/``r`` = image left/right.
-LANDMARK_NAMES: tuple[str, ...] = (
-    *(f"jaw_{i}" for i in range(9)),  # face outline from image-left cheek over chin to right
-    "brow_l",
-    "brow_r",
-    "eye_l_outer",
-    "eye_l_inner",
-    "eye_l_upper",
-    "eye_l_lower",
-    "eye_r_inner",
-    "eye_r_outer",
-    "eye_r_upper",
-    "eye_r_lower",
-    "nose_bridge",
-    "nose_tip",
-    "nose_ala_l",
-    "nose_ala_r",
-    "mouth_l",  # outer lip corners
-    "mouth_r",
-    "lip_upper_outer",
-    "lip_lower_outer",
-    "lip_upper_outer_l",
-    "lip_upper_outer_r",
-    "lip_lower_outer_l",
-    "lip_lower_outer_r",
-    "mouth_inner_l",  # inner lip corners
-    "mouth_inner_r",
-    "lip_upper_inner",
-    "lip_lower_inner",
-)
-LANDMARK_INDEX: dict[str, int] = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 
 # Skin-tone anchors from very light to very dark (RGB 0..1); identities interpolate along them.
 _SKIN_ANCHORS = np.array(

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from mrisynth.data.face_landmarks import LANDMARK_NAMES
 from mrisynth.engine.recipe import save_last_weights
 from mrisynth.engine.tracking import NullTracker
 from mrisynth.engine.trainer import Solver, TrainConfig, Trainer
@@ -54,7 +55,7 @@ from mrisynth.models.landmarks import (
     check_face_frames,
     predict_landmarks,
 )
-from mrisynth.phantom.face import LANDMARK_NAMES, render_face, sample_face_identity
+from mrisynth.phantom.face import render_face, sample_face_identity
 from mrisynth.utils.seed import seed_model_init
 
 logger = logging.getLogger(__name__)
