@@ -61,6 +61,8 @@ __all__ = [
     "sample_tracks",
     "fit_motion_stats",
     "eyelid_closure",
+    "track_video",
+    "fit_motion_stats_from_videos",
 ]
 
 _CLOSING_FRACTION = 0.41  # closing phase / blink duration (Sforza et al. 2008)
@@ -463,3 +465,113 @@ def fit_motion_stats(clips: Sequence[MotionClip], source: str = "fitted") -> Mot
         energy_gain=gain,
         source=source,
     )
+
+
+def track_video(
+    path: str | Path,
+    regressor: object,
+    img_size: int,
+    *,
+    scale: float = 1.05,
+    shift: float = 0.13,
+    box: tuple[int, int, int] | None = None,
+    batch_size: int = 64,
+) -> MotionClip:
+    """Landmarks and speech energy of one talking-face video, for :func:`fit_motion_stats`.
+
+    The face is found in every frame (OpenCV's cascade, as ``dub`` finds it); ONE crop, around
+    the median face box, frames all of the video (a moving crop would cancel the head's
+    translation), framed as the regressor's training frames were (``scale``, ``shift``; the
+    defaults are the framing of the regressor trained on the phantom's face box, rows 20-84
+    and columns 16-80 of its 96-px video, which is also the face model's:
+    :class:`~mrisynth.synthesis.face.FaceCropConfig`), and resized to its ``img_size``.
+    Landmarks come back in the video's pixels.
+
+    Args:
+        path: the video (MP4...; its audio track, if any, gives the energy).
+        regressor: a landmark regressor (:func:`mrisynth.models.artifacts.load_landmark_regressor`).
+        img_size: its input size (px).
+        scale, shift: crop side and centre offset below the face-box centre, in face widths.
+        box: ``(top, left, side)`` px: this crop for every frame instead of detecting the face
+            (videos framed alike, e.g. the phantom's ``(20, 16, 64)``).
+        batch_size: frames per forward pass.
+
+    Raises:
+        ValueError: unreadable video, or no face in it (naming the file).
+    """
+    from mrisynth.data.sequence import SequenceError
+    from mrisynth.io import read_sequence
+    from mrisynth.models.landmarks import predict_landmarks
+    from mrisynth.synthesis.face import (
+        FaceCropConfig,
+        crop_boxes,
+        crop_faces,
+        detect_faces,
+        track_faces,
+    )
+
+    path = Path(path)
+    try:
+        seq = read_sequence(path, audio=True, rgb=True, spacing_mm=1.0, strict_av=False)
+    except SequenceError as e:
+        raise ValueError(str(e)) from e
+    frames = np.asarray(seq.frames)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    frames = np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+    fps = float(seq.fps or 25.0)
+    h, w = frames.shape[1:3]
+    if box is not None:
+        top, left, side = (int(v) for v in box)
+        if not (side > 0 and top >= 0 and left >= 0 and top + side <= h and left + side <= w):
+            raise ValueError(f"{path.name}: crop box {box} is not inside the {w}x{h} frame")
+        crop_box = np.array([top, left, side, side])
+    else:
+        cfg = FaceCropConfig(scale=scale, shift=shift)
+        # a face missing in many frames is no reason to refuse a reference video: bridge gaps
+        track = track_faces(
+            detect_faces(frames, cfg.min_face_px),
+            fps,
+            dataclasses.replace(cfg, max_gap_s=len(frames) / fps + 1.0),
+            path.name,
+        )
+        crop_box = crop_boxes(np.median(track, axis=0)[None], (h, w), cfg)[0]
+    crops = crop_faces(frames, np.tile(crop_box, (len(frames), 1)), img_size)
+    lm = predict_landmarks(regressor, crops, batch_size=batch_size).astype(np.float64)
+    top, left, side, _ = crop_box
+    lm = lm * (side / img_size) + np.array([left, top]) + 0.5 * (side / img_size - 1.0)
+    energy = None
+    if seq.audio is not None and seq.sample_rate and len(seq.audio):
+        energy = speech_energy(seq.audio, int(seq.sample_rate), fps, len(frames))
+    return MotionClip(landmarks=lm, fps=fps, energy=energy, name=path.name)
+
+
+def fit_motion_stats_from_videos(
+    videos: Sequence[str | Path],
+    regressor_path: str | Path,
+    *,
+    scale: float = 1.05,
+    shift: float = 0.13,
+    box: tuple[int, int, int] | None = None,
+    progress: bool = True,
+) -> MotionStats:
+    """:func:`fit_motion_stats` of talking-face videos tracked with a landmark regressor.
+
+    Args:
+        videos: the video files; regressor_path: a landmark regressor file (``landmarks.pt``).
+        scale, shift, box: the regressor's training framing (:func:`track_video`).
+        progress: a tqdm bar over the videos.
+    """
+    from tqdm import tqdm
+
+    from mrisynth.models.artifacts import load_landmark_regressor
+
+    if not videos:
+        raise ValueError("fit-motion: no videos given")
+    model, cfg = load_landmark_regressor(regressor_path)
+    clips = [
+        track_video(v, model, cfg.img_size, scale=scale, shift=shift, box=box)
+        for v in tqdm(list(videos), desc="track videos", unit="video", disable=not progress)
+    ]
+    names = ", ".join(c.name for c in clips[:3]) + (", ..." if len(clips) > 3 else "")
+    return fit_motion_stats(clips, source=f"{len(clips)} videos ({names})")

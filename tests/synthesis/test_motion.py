@@ -118,3 +118,35 @@ def test_motion_statistics_round_trip_and_bad_files_are_named(tmp_path):
     (tmp_path / "other.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="other.json: not a motion statistics file"):
         MotionStats.load(tmp_path / "other.json")
+
+
+def test_fit_motion_cli_writes_a_statistics_file_from_a_folder_of_videos(tmp_path, capsys):
+    """The user's path: MP4s with audio → tracked with a landmark regressor → a file that
+    ``dub --motion`` reads (a random regressor: plumbing; the fit itself is tested above)."""
+    import torch
+
+    from mrisynth.cli.main import main
+    from mrisynth.io.video import write_mp4
+    from mrisynth.models.artifacts import save_landmark_regressor
+    from mrisynth.models.landmarks import LandmarkConfig, build_landmark_regressor
+
+    cfg = LandmarkConfig(img_size=32, features=(4, 4, 8, 8), hidden=8)
+    torch.manual_seed(1)
+    reg = save_landmark_regressor(tmp_path / "lm.pt", build_landmark_regressor(cfg).eval(), cfg)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        frames = rng.integers(0, 255, (60, 48, 48, 3), dtype=np.uint8)
+        write_mp4(frames, videos / f"v{i}.mp4", fps=25.0, audio=rng.normal(0, 0.1, 38400), sr=16000)
+    out = tmp_path / "motion.json"
+    args = ["fit-motion", "--videos", str(videos), "--landmarks", str(reg), "--out", str(out)]
+    assert main([*args, "--box", "4", "4", "40", "--no-progress"]) == 0
+    stats = MotionStats.load(out)
+    assert stats.source.startswith("2 videos (v0.mp4, v1.mp4")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    bad = ["fit-motion", "--videos", str(empty), "--landmarks", str(reg), "--out", str(out)]
+    assert main(bad) != 0
+    assert "empty: no videos" in capsys.readouterr().err
