@@ -14,8 +14,8 @@ clip cannot drift away from the identity:
    almond-shaped lid. Nothing moves outside the eyes.
 3. **Head pose** (roll, translation): a similarity warp about the face's centre.
 
-Both are composed into one sampling map (:func:`warp_maps`) and the image is resampled once
-(bilinear, edges replicated). The face box of each frame is the original box moved with the
+The eyelid warp resamples the eyes' regions only, the similarity the whole image (bilinear,
+edges replicated; :func:`warp_face`), both from the original image. The face box of each frame is the original box moved with the
 warp, so it follows the face without re-detection and without detector jitter; the lip-sync
 generator then paints each warped frame (:class:`mrisynth.synthesis.face.DubStream`).
 
@@ -46,7 +46,7 @@ from mrisynth.synthesis.motion import MotionStats, MotionTracks, sample_tracks, 
 __all__ = [
     "FaceGeometry",
     "face_geometry",
-    "warp_maps",
+    "similarity_matrix",
     "warp_face",
     "AnimatedFace",
     "pose_from_video",
@@ -171,51 +171,48 @@ def face_geometry(
     )
 
 
-def warp_maps(
-    geom: FaceGeometry,
-    shape: tuple[int, int],
-    roll_deg: float,
-    translation_iod: tuple[float, float],
-    closure: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sampling maps of one frame (module docstring, steps 2 and 3).
+def _eyelid_patch(
+    image: np.ndarray, geom: FaceGeometry, eye: tuple[float, float], closure: float
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The region around one eye with its upper lid moved down by ``closure`` (step 2).
 
-    Args:
-        geom: the reference image's :class:`FaceGeometry`; shape: its ``(H, W)``.
-        roll_deg: in-plane rotation (degrees, clockwise in the image positive).
-        translation_iod: ``(x, y)`` shift in inter-ocular distances.
-        closure: eyelid closure in [0, 1].
-
-    Returns:
-        ``(map_x, map_y)``, each ``(H, W)`` float32: output pixel ``(r, c)`` samples the
-        reference image at ``(map_y[r, c], map_x[r, c])`` (for :func:`cv2.remap`).
+    Returns ``((rows, cols), patch)``: the patch to paste at ``image[rows, cols]``, or None
+    where the eye lies outside the image.
     """
-    h, w = shape
-    cx, cy = geom.centre
+    import cv2
+
+    h, w = image.shape[:2]
+    ex, ey = eye
+    half_w = 0.5 * geom.eye_width
+    opening = _EYE_OPENING * geom.eye_width
+    y_top = ey - 0.5 * opening - _SKIN_ABOVE * opening
+    r0, r1 = max(0, int(math.floor(y_top))), min(h, int(math.ceil(ey + 0.5 * opening)) + 1)
+    c0, c1 = max(0, int(math.floor(ex - half_w))), min(w, int(math.ceil(ex + half_w)) + 1)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float32)
+    u = (xx - ex) / half_w
+    profile = np.sqrt(np.clip(1.0 - u * u, 0.0, 1.0))  # elliptic: 0 at the corners
+    y_bot = ey + 0.5 * opening * profile  # the lower lid at this column
+    length = y_bot - y_top
+    band = (np.abs(u) < 1.0) & (yy >= y_top) & (yy < y_bot)
+    d = closure * opening * profile  # how far the upper lid edge travels down
+    shrink = (length - d) / np.where(length > 0, length, 1.0)
+    my = np.where(band, y_top + (yy - y_top) * shrink, yy).astype(np.float32)
+    patch = cv2.remap(image, xx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return (slice(r0, r1), slice(c0, c1)), patch
+
+
+def similarity_matrix(
+    geom: FaceGeometry, roll_deg: float, translation_iod: tuple[float, float]
+) -> np.ndarray:
+    """``(2, 3)`` forward similarity of step 3: ``x' = R (x - c) + c + t`` about the face
+    centre ``c``, ``t`` in inter-ocular distances (for :func:`cv2.warpAffine`)."""
     a = math.radians(roll_deg)
-    cos, sin = math.cos(a), math.sin(a)
-    tx, ty = (float(v) * geom.iod for v in translation_iod)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    # inverse similarity: output = R (q - c) + c + t  =>  q = R^T (output - c - t) + c
-    dx, dy = xx - cx - tx, yy - cy - ty
-    qx = cos * dx + sin * dy + cx
-    qy = -sin * dx + cos * dy + cy
-    c = float(np.clip(closure, 0.0, 1.0))
-    if c > 0:
-        half_w = 0.5 * geom.eye_width
-        opening = _EYE_OPENING * geom.eye_width
-        for ex, ey in geom.eyes:
-            u = (qx - ex) / half_w
-            inside = np.abs(u) < 1.0
-            profile = np.sqrt(np.clip(1.0 - u * u, 0.0, 1.0))  # elliptic: 0 at the corners
-            y_top = ey - 0.5 * opening - _SKIN_ABOVE * opening
-            y_bot = ey + 0.5 * opening * profile  # the lower lid at this column
-            length = y_bot - y_top
-            band = inside & (qy >= y_top) & (qy < y_bot)
-            d = c * opening * profile  # how far the upper lid edge travels down
-            shrink = (length - d) / np.where(length > 0, length, 1.0)
-            qy = np.where(band, y_top + (qy - y_top) * shrink, qy)
-    return qx.astype(np.float32), qy.astype(np.float32)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    c = np.asarray(geom.centre, np.float64)
+    t = np.asarray(translation_iod, np.float64) * geom.iod
+    return np.column_stack([rot, c + t - rot @ c])
 
 
 def warp_face(
@@ -225,11 +222,34 @@ def warp_face(
     translation_iod: tuple[float, float],
     closure: float,
 ) -> np.ndarray:
-    """``(H, W, 3)`` uint8 reference image → the warped ``(H, W, 3)`` uint8 frame."""
+    """The reference image with closed-by-``closure`` eyelids, moved by the head pose.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 reference image; geom: its :class:`FaceGeometry`.
+        roll_deg: in-plane rotation (degrees, clockwise in the image positive).
+        translation_iod: ``(x, y)`` shift in inter-ocular distances.
+        closure: eyelid closure in [0, 1].
+
+    Returns:
+        ``(H, W, 3)`` uint8. No motion and open eyes give the image itself; the eyelid warp
+        touches only the eyes' regions (steps 2 and 3 of the module docstring).
+    """
     import cv2
 
-    mx, my = warp_maps(geom, image.shape[:2], roll_deg, translation_iod, closure)
-    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = image
+    c = float(np.clip(closure, 0.0, 1.0))
+    if c > 0:
+        out = image.copy()
+        for eye in geom.eyes:
+            found = _eyelid_patch(image, geom, eye, c)
+            if found is not None:
+                where, patch = found
+                out[where] = patch
+    if roll_deg == 0 and not np.any(translation_iod):
+        return out if out is not image else image.copy()
+    h, w = image.shape[:2]
+    m = similarity_matrix(geom, roll_deg, translation_iod)
+    return cv2.warpAffine(out, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclasses.dataclass
