@@ -8,20 +8,22 @@ clips are tracked with the same regressor. Printed:
 
 1. the fitted statistics (through the regressor, and from the phantom's ground truth);
 2. blink rate and duration and head-motion amplitude per clip, generated against the
-   reference clips: medians, the generated mean's percentile rank among the reference clips
-   and whether it lies in their central 95 % (``metrics.stats.within_range``, as
-   ``evaluation.face.plausibility`` judges);
+   reference clips (``--seeds`` animations of each): medians, the generated mean's percentile
+   rank among the reference clips and whether it lies in their central 95 %
+   (``metrics.stats.within_range``, as ``evaluation.face.plausibility`` judges), and the pooled
+   blink rates (all blinks over all minutes);
 3. identity over a long clip: SSIM of the pose-aligned area above the nose (generated frame
    mapped onto the reference image by the similarity fitted on the regressor's rigid
    landmarks) to the reference image, per second, against the first second;
 4. with ``--model`` (a face generator): mouth LMD after pose alignment against the reference
-   video, animated and still head; with ``--expert`` too: LSE-D of both and of the real clip.
+   video, animated (the first seed) and still head, and their paired difference; with
+   ``--expert`` too: LSE-D of both (the expert's crop of the 96-px frame) and of the real clip.
 
 Without ``--model`` the frames are the warped image only (no lip-sync painted): blinks, head
 motion and identity do not depend on the generator (it paints the lower half of the face box).
 
     OMP_NUM_THREADS=1 python experiments/face/animation_check.py --landmarks LM.pt \\
-        [--model generator.pt --expert eval_expert.pt] [--every 6] [--long-s 60]
+        [--model generator.pt --expert eval_expert.pt] [--every 6] [--seeds 4] [--long-s 60]
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def clip_stats(lm: np.ndarray, fps: float) -> dict[str, float]:
         "blink_duration_s": b.duration_s,
         "roll_std_deg": m["roll_std_deg"],
         "translation_std_iod": m["translation_std_iod"],
+        "minutes": len(lm) / fps / 60.0,
     }
 
 
@@ -155,6 +158,7 @@ def main() -> None:
     p.add_argument("--expert", help="evaluation sync expert (expert.pt): LSE-D")
     p.add_argument("--every", type=int, default=6, help="every n-th corpus utterance")
     p.add_argument("--long-s", type=float, default=60.0, help="identity clip length (s)")
+    p.add_argument("--seeds", type=int, default=4, help="animations per clip for the statistics")
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args()
     t0 = time.time()
@@ -193,7 +197,7 @@ def main() -> None:
     if args.model:
         from mrisynth.synthesis import SynthesisModel
 
-        model = SynthesisModel.load(args.model)
+        model = SynthesisModel.load(args.model, "cpu", True)
     ref_rows, gen_rows, lmd = [], [], {"animated": [], "still": []}
     lse = {"real": [], "animated": [], "still": []}
     expert = None
@@ -209,9 +213,11 @@ def main() -> None:
         if box is None:
             print(f"  clip {i}: the cascade finds no face in it; skipped")
             continue
-        gen = render(frames[0], box, audio, sr, fps, n, stats, seed=i, model=model)
-        gen_lm = landmarks_of(reg, gen)
-        gen_rows.append(clip_stats(gen_lm, fps))
+        for j in range(args.seeds):  # several animations of each clip: more blinks to count
+            video = render(frames[0], box, audio, sr, fps, n, stats, 100 * j + i, model=model)
+            gen_rows.append(clip_stats(landmarks_of(reg, video), fps))
+            if j == 0:
+                gen = video
         if model is not None:
             still = render(frames[0], box, audio, sr, fps, n, stats, i, model=model, still=True)
             for name, video in (("animated", gen), ("still", still)):
@@ -237,7 +243,7 @@ def main() -> None:
         "generated mean: percentile rank among the reference clips, within their central 95 %"
     )
     result["plausibility"] = {}
-    for key in ref_rows[0]:
+    for key in [k for k in ref_rows[0] if k != "minutes"]:
         r = np.array([row[key] for row in ref_rows])
         g = np.array([row[key] for row in gen_rows])
         gm = float(np.nanmean(g))
@@ -252,11 +258,27 @@ def main() -> None:
             "ref_mean": float(np.nanmean(r)), "ref_q": q.tolist(), "gen_mean": gm,
             "rank": rank, "within": bool(ok),
         }  # fmt: skip
+    for name, rows in (("reference", ref_rows), ("generated", gen_rows)):
+        # the pooled rate: all blinks over all minutes (per-clip rates of 2-s clips are coarse)
+        minutes = sum(row["minutes"] for row in rows)
+        blinks = sum(row["blink_rate_per_min"] * row["minutes"] for row in rows)
+        print(
+            f"  pooled blink rate {name}: {blinks:.0f} blinks in {minutes * 60:.0f} s = "
+            f"{blinks / minutes:.1f}/min"
+        )
+        result[f"pooled_blink_rate_{name}"] = blinks / minutes
     if model is not None:
         for name, v in lmd.items():
             s = summarize(v)
             print(f"  mouth LMD (aligned, IOD) {name:8s} {s.mean:.4f} [{s.low:.4f}, {s.high:.4f}]")
             result[f"mouth_lmd_{name}"] = [s.mean, s.low, s.high]
+        d = summarize(np.subtract(lmd["animated"], lmd["still"]))
+        print(f"  mouth LMD animated - still, paired: {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]")
+        result["mouth_lmd_animated_minus_still"] = [d.mean, d.low, d.high]
+        if lse["animated"]:
+            d = summarize(np.subtract(lse["animated"], lse["still"]))
+            print(f"  LSE-D animated - still, paired: {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]")
+            result["lse_d_animated_minus_still"] = [d.mean, d.low, d.high]
         for name, v in lse.items():
             if v:
                 s = summarize(v)

@@ -254,7 +254,7 @@ def warp_face(
         return out if out is not image else image.copy()
     h, w = image.shape[:2]
     m = similarity_matrix(geom, roll_deg, translation_iod)
-    return cv2.warpAffine(out, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(out, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclasses.dataclass

@@ -177,7 +177,7 @@ def test_dub_animates_the_astronaut_with_real_speech(tmp_path, astronaut, shared
     model = _tiny_face_model(tmp_path, audio_driven=True)
     out = tmp_path / "dubbed.mp4"
     args = ["dub", "--face", str(tmp_path / "astronaut.png"), "--audio", str(wav)]
-    seed = 5  # two blinks in these 3.1 s (at 1.6 and 2.5 s); seed 0 happens to give none
+    seed = 7  # two blinks in these 3.1 s (at 0.4 and 1.8 s); seed 0 happens to give none
     args += ["--seed", str(seed), "--no-progress"]
     assert main([*args, "--model", str(model), "--out", str(out)]) == 0
     seq = read_sequence(out, rgb=True, spacing_mm=1.0, strict_av=False)
