@@ -21,9 +21,10 @@ chunk (:func:`~mrisynth.synthesis.stream.synthesize_span`). What is face-specifi
    path's feathered weight (:func:`~mrisynth.synthesis.roi.blend_weight`): 1 on the painted
    region, falling smoothly to 0 around it and at the box edge, so no seam shows.
 
-Modes: a face **image** is animated with a still head (image+audio); a face **video** keeps
-its own head motion (video+audio) and is played forward and backward when the audio is
-longer, so no frame jumps.
+Modes: a face **image** (image+audio) is planned here as a still head and animated, head
+motion and blinks, by :mod:`mrisynth.synthesis.animate` (``DubStream.render``); a face
+**video** keeps its own head motion (video+audio) and is played forward and backward when the
+audio is longer, so no frame jumps.
 """
 
 from __future__ import annotations
