@@ -5,8 +5,12 @@ Example (after ``dvc repro experiments/face/dvc.yaml``)::
     mrisynth dub --face portrait.png --audio speech.wav \\
         --model experiments/face/models/finetune --out dubbed.mp4
 
-- face: an image (PNG, JPEG...: image+audio, a still head) or a video (MP4...: video+audio,
-  its own head motion; played forward and backward when the audio is longer);
+- face: an image (PNG, JPEG...: image+audio) or a video (MP4...: video+audio, its own head
+  motion; played forward and backward when the audio is longer);
+- an image is animated by default: head motion and blinks sampled from fitted statistics and
+  the speech's energy (``--motion``, ``--seed``; :mod:`mrisynth.synthesis.motion`), or head
+  motion copied from a driving video (``--drive``); ``--still`` keeps the head still and the
+  eyes open (:mod:`mrisynth.synthesis.animate`);
 - audio: WAV, FLAC, MP3 or a video's audio track;
 - faces are found with OpenCV's shipped Haar cascade, boxes smoothed across frames, and the
   synthesized lower face is blended back without a seam (:mod:`mrisynth.synthesis.face`);
@@ -41,7 +45,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="output video (.mp4, with audio)")
     parser.add_argument(
-        "--still", action="store_true", help="animate the video's first frame only (still head)"
+        "--still",
+        action="store_true",
+        help="a still head: no head motion or blinks for an image; a video's first frame only",
+    )
+    parser.add_argument(
+        "--drive",
+        help="image mode: copy the head motion of this video (its tracked face) instead of "
+        "sampling it",
+    )
+    parser.add_argument(
+        "--motion",
+        type=Path,
+        help="image mode: fitted head-motion/blink statistics (JSON from `mrisynth fit-motion`; "
+        "default: the phantom's, speech-independent)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the sampled head motion/blinks"
     )
     parser.add_argument(
         "--fps", type=float, help="output frame rate (default: the video's, else the model's)"
@@ -124,12 +144,21 @@ def read_face(path: str | Path) -> tuple[np.ndarray, float | None]:
 def run(args: argparse.Namespace) -> int:
     from mrisynth.io import read_audio
     from mrisynth.synthesis import Mp4Writer, StagedOutputs
+    from mrisynth.synthesis.animate import animate_stream
     from mrisynth.synthesis.face import FaceCropConfig, dub
+    from mrisynth.synthesis.motion import MotionStats
 
     if args.out.suffix.lower() != ".mp4":
         raise ValueError(f"--out {args.out}: the video must be an .mp4 file")
     crop = FaceCropConfig(scale=args.crop_scale, shift=args.crop_shift, max_gap_s=args.max_gap_s)
     face, face_fps = read_face(args.face)
+    image_mode = face_fps is None
+    if (args.drive or args.motion) and (not image_mode or args.still):
+        raise ValueError("--drive and --motion animate a face image; drop --still or them")
+    stats = MotionStats.load(args.motion) if args.motion else None
+    drive = read_face(args.drive) if args.drive else None
+    if drive is not None and drive[1] is None:
+        raise ValueError(f"--drive {args.drive}: a video is needed, not an image")
     audio, sr = read_audio(args.audio)
     stream = dub(
         face,
@@ -148,6 +177,18 @@ def run(args: argparse.Namespace) -> int:
         name=Path(args.face).name,
         audio_name=Path(args.audio).name,
     )
+    if image_mode and not args.still:
+        stream = animate_stream(
+            stream,
+            face[0],
+            stats=stats,
+            drive=drive,  # type: ignore[arg-type]
+            seed=args.seed,
+            face_box=args.face_box,
+            crop=crop,
+            name=Path(args.face).name,
+            drive_name=Path(args.drive).name if args.drive else "",
+        )
     h, w = stream.frame_shape
     panel = (h, 2 * w + 2) if args.side_by_side else (h, w)
     with StagedOutputs() as staged:

@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "speech audio + a reference frame or clip + a model -> rtMRI video (MP4, NIfTI, DICOM)",
     ),
     "dub": ("dub", "a face image or video + speech audio + a face model -> talking-face MP4"),
+    "fit-motion": (
+        "fit_motion",
+        "talking-face videos -> head-motion and blink statistics for `dub --motion`",
+    ),
     "compare": (
         "compare",
         "a learner's articulation against a reference's, synthesized from their audio: "

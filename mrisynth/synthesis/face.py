@@ -21,9 +21,10 @@ chunk (:func:`~mrisynth.synthesis.stream.synthesize_span`). What is face-specifi
    path's feathered weight (:func:`~mrisynth.synthesis.roi.blend_weight`): 1 on the painted
    region, falling smoothly to 0 around it and at the box edge, so no seam shows.
 
-Modes: a face **image** is animated with a still head (image+audio); a face **video** keeps
-its own head motion (video+audio) and is played forward and backward when the audio is
-longer, so no frame jumps.
+Modes: a face **image** (image+audio) is planned here as a still head and animated, head
+motion and blinks, by :mod:`mrisynth.synthesis.animate` (``DubStream.render``); a face
+**video** keeps its own head motion (video+audio) and is played forward and backward when the
+audio is longer, so no frame jumps.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,9 @@ class DubStream:
         boxes: ``(Ts, 4)`` crop boxes; ``crops``: ``(Ts, S, S, 3)`` uint8 model inputs (made
         once per source frame: a still image or a looped video repeats them); ``audio``: mono float32 at ``sample_rate`` (the
         model's); ``n_frames``/``fps``: the output; ``chunk_frames``: frames per chunk;
-        ``warnings``: what the user should know (silence, padding).
+        ``warnings``: what the user should know (silence, padding); ``render``: where set
+        (an animated image, :class:`mrisynth.synthesis.animate.AnimatedFace`), it makes the
+        source frames and boxes of output frames ``k`` instead of ``frames``/``boxes``.
     """
 
     model: SynthesisModel
@@ -281,6 +284,7 @@ class DubStream:
     device: str | torch.device
     progress: bool = True
     warnings: list[str] = dataclasses.field(default_factory=list)
+    render: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
     _weights: dict[int, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -293,6 +297,8 @@ class DubStream:
 
     def source_frames(self, k0: int, k1: int) -> np.ndarray:
         """The source frames shown under output frames ``[k0, k1)``."""
+        if self.render is not None:
+            return self.render(np.arange(k0, k1))[0]
         return self.frames[source_frame_index(np.arange(k0, k1), len(self.frames))]
 
     def _weight(self, side: int) -> np.ndarray:
@@ -309,10 +315,14 @@ class DubStream:
             for k0 in range(0, self.n_frames, self.chunk_frames):
                 k1 = min(self.n_frames, k0 + self.chunk_frames)
                 index = source_frame_index(np.arange(k0, k1), len(self.frames))
-                src, boxes = self.frames[index], self.boxes[index]
+                if self.render is not None:  # an animated image: warped frames, moved boxes
+                    src, boxes = self.render(np.arange(k0, k1))
+                    crops = crop_faces(src, boxes, self.model.config.img_size)
+                else:
+                    src, boxes, crops = self.frames[index], self.boxes[index], self.crops[index]
                 out = synthesize_span(
                     self.model,
-                    self.crops[index],
+                    crops,
                     self.audio,
                     self.sample_rate,
                     self.fps,
