@@ -174,6 +174,8 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
 
     cfg = ctx["phantom"]
     a, b = SPLITS[pair.split]
+    if ctx.get("same_speaker"):
+        b = a  # the diagnostic: the reference's own utterance, one phone substituted
     labels = ctx["model"] is None or ctx["oracle"]
     rkey = (pair.split, pair.language, pair.sentence)
     if rkey not in cache:
@@ -189,6 +191,10 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
     if edit is not None:
         assert lrn["segments"][pair.index].symbol == pair.new
         assert ref["segments"][pair.index].symbol == pair.old
+    if ctx.get("equalise") and ctx["model"] is not None:
+        from mrisynth.evaluation.compare import match_spectrum
+
+        lrn = {**lrn, "audio": match_spectrum(lrn["audio"], ref["audio"], lrn["sr"])}
     lrn_art = _articulation(lrn, ctx)
     spans = [PhoneSpan(s.start_s, s.end_s, s.symbol, s.symbol) for s in ref["segments"]]
     index = {id(s): i for i, s in enumerate(spans)}
@@ -213,8 +219,16 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
             "lpc": _z(p.lpc),
             "oracle": _z(o.score_mm) if ctx["oracle"] else None,
             "note": p.notes[0] if p.notes else "",
+            # per place (degree and location differences, mm), for calibrating a rule offline
+            "places": {"rtmri": _places(p) if ctx["model"] is not None else None,
+                       "oracle": _places(o) if ctx["oracle"] else None},
         })  # fmt: skip
     return {**dataclasses.asdict(pair), "key": pair.key, "phones": rows}
+
+
+def _places(p) -> dict[str, list[float]]:
+    """A phone's per-place ``[degree difference, location distance]`` (mm; 0 where NaN)."""
+    return {k: [_z(r["degree_diff_mm"]), _z(r["location_mm"])] for k, r in p.places.items()}
 
 
 def _z(v: float) -> float:
@@ -377,6 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--oracle", action="store_true", help="also score ground-truth labels (one more render)"
     )
+    ap.add_argument(
+        "--same-speaker",
+        action="store_true",
+        help="diagnostic: the learner is the reference speaker itself (only the substituted "
+        "phone differs), which separates the model's sensitivity from speaker variation",
+    )
+    ap.add_argument(
+        "--equalise",
+        action="store_true",
+        help="match the learner's long-term spectrum to the reference's before synthesis",
+    )
     ap.add_argument("--export", metavar="KEY", help="write this pair's inputs to --out and stop")
     args = ap.parse_args(argv)
     if args.export:
@@ -404,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             else load_model(args.models / "segmenter/segmenter.pt", "segmenter")[0]
         ),
         "oracle": args.oracle,
+        "same_speaker": args.same_speaker,
+        "equalise": args.equalise,
         "renders": args.out / "renders",
     }
     ctx["renders"].mkdir(exist_ok=True)

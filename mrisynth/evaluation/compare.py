@@ -348,6 +348,49 @@ def relevant_places(symbol: str | None) -> tuple[str, ...]:
     return places
 
 
+def match_spectrum(
+    audio: np.ndarray,
+    target: np.ndarray,
+    sr: int,
+    *,
+    n_fft: int = 1024,
+    smooth_hz: float = 250.0,
+    max_gain_db: float = 20.0,
+    floor_db: float = -35.0,
+) -> np.ndarray:
+    """``audio`` filtered so that its long-term average spectrum over speech matches
+    ``target``'s: the two voices' level, spectral tilt and average resonances are equalised
+    before synthesis, so that what remains between two speakers is articulation, not voice.
+
+    Args:
+        audio, target: ``(N,)`` / ``(M,)`` mono samples at ``sr``.
+        n_fft: STFT size; the gain curve has ``n_fft // 2 + 1`` bins.
+        smooth_hz: Gaussian smoothing of the gain curve across frequency (a formant is a few
+            hundred Hz wide: finer detail would be harmonics of one voice's pitch).
+        max_gain_db: the gain is clipped to ± this.
+        floor_db: frames quieter than this below the loudest frame are not speech and do not
+            enter the average.
+
+    Returns:
+        ``(N,)`` float32: the filtered ``audio``.
+    """
+    import librosa
+    from scipy.ndimage import gaussian_filter1d
+
+    def ltas(x: np.ndarray) -> np.ndarray:
+        power = np.abs(librosa.stft(np.asarray(x, np.float32), n_fft=n_fft)) ** 2
+        energy = 10 * np.log10(power.sum(0) + 1e-12)
+        speech = energy >= energy.max() + floor_db
+        return power[:, speech].mean(1) + 1e-10
+
+    gain_db = 10 * np.log10(ltas(target) / ltas(audio))
+    gain_db = gaussian_filter1d(gain_db, smooth_hz / (sr / n_fft), mode="nearest")
+    gain = 10 ** (np.clip(gain_db, -max_gain_db, max_gain_db) / 20)
+    spec = librosa.stft(np.asarray(audio, np.float32), n_fft=n_fft)
+    out = librosa.istft(spec * gain[:, None], n_fft=n_fft, length=len(audio))
+    return out.astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------- articulation
 def despeckle(labels: np.ndarray, min_px: int = 6) -> np.ndarray:
     """Label maps without the segmenter's speckles: connected pieces of an articulator

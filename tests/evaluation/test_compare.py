@@ -17,6 +17,7 @@ from mrisynth.evaluation.compare import (
     PhoneSpan,
     check_recordings,
     compare_articulations,
+    match_spectrum,
     phones_from_text,
     read_phone_spans,
     relevant_places,
@@ -222,3 +223,27 @@ def test_despeckle_removes_stray_pieces_only():
     assert lab[0, 15, 15] == LABELS["lips"]  # the input is left alone
     closed = measure_constrictions(out, (2.5, 2.5))["lips_degree_mm"][0]
     assert closed == 0.0  # one lip component left: closed, not 30 mm open
+
+
+def _ltas_db(x: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return 10 * np.log10((np.abs(librosa.stft(x, n_fft=1024)) ** 2).mean(1) + 1e-10)
+
+
+def test_match_spectrum_undoes_a_tilt_and_leaves_a_match_alone(phantom_ref):
+    from scipy.signal import lfilter
+
+    seq = phantom_ref["sequence"]
+    voice = seq.audio.astype(np.float32)
+    tilted = lfilter([1.0, -0.9], [1.0], voice).astype(np.float32) * 0.3  # brighter, quieter
+    band = slice(5, 250)  # ~80 Hz to 4 kHz at 16 kHz: where speech has energy
+    before = np.abs(_ltas_db(tilted) - _ltas_db(voice))[band].mean()
+    matched = match_spectrum(tilted, voice, seq.sample_rate)
+    after = np.abs(_ltas_db(matched) - _ltas_db(voice))[band].mean()
+    assert matched.shape == tilted.shape and matched.dtype == np.float32
+    # (the residual is the voice's fine harmonic structure, below the gain's 250 Hz smoothing)
+    assert before > 10.0 and after < before / 4, (before, after)
+    # a recording matched to itself is (up to the STFT round trip) unchanged
+    same = match_spectrum(voice, voice, seq.sample_rate)
+    assert np.abs(same - voice).max() < 1e-3 * np.abs(voice).max()
