@@ -137,3 +137,20 @@ def test_report_ratio_and_mfu(bench_modules):
     assert line.split()[-2] == "25.0%"  # 1 s of 4 s waiting
     # 2 TFLOP per step: 2 s -> 1 TFLOP/s = 25 % of 4; 0.5 s -> 100 %
     assert "reference 25.0 %, mrisynth 100.0 %" in text
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_bench_expert_reads_a_process_cpu_time(bench_modules):
+    import os
+    import time
+
+    _, bench_expert = bench_modules
+    before = bench_expert.cpu_seconds(os.getpid())
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.3:  # burn 0.3 s of CPU
+        pass
+    after = bench_expert.cpu_seconds(os.getpid())
+    assert before is not None and after is not None
+    # /proc counts in clock ticks (10 ms): the burnt 0.3 s show, within two ticks
+    assert after - before == pytest.approx(time.process_time() - t0, abs=0.05)
+    assert bench_expert.cpu_seconds(2**22 + 1) is None  # above Linux's largest pid
