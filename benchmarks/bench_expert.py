@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average (1/5/15 min) at the start: {_load()}")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
-    seen, hit, cpu = 0, None, None
+    seen, hit, cpu, last = 0, None, None, None
     print(f"{'step':>6} {'valid/accuracy':>15} {'wall s':>8} {'cpu s':>8}", flush=True)
     try:
         while True:
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
                 t = time.perf_counter() - t0
                 c = "?" if cpu is None else f"{cpu:.0f}"
                 print(f"{r['step']:>6} {r['valid/accuracy']:>15.3f} {t:>8.0f} {c:>8}", flush=True)
+                last = r
                 if hit is None and r["valid/accuracy"] >= args.target:
                     hit = (r["step"], t, c)
             seen = len(evals)
@@ -172,7 +173,19 @@ def main(argv: list[str] | None = None) -> None:
             f"wall, {hit[2]} s CPU time of the training process"
         )
     else:
-        print(f"{100 * args.target:.0f} % not reached in {args.max_steps} steps")
+        print(not_reached(args.target, last, proc.returncode))
+
+
+def not_reached(target: float, last: dict[str, Any] | None, returncode: int | None) -> str:
+    """The closing line of a run that did not reach ``target``: its last evaluation, and how
+    the training command ended (a run stopped from outside says so)."""
+    where = (
+        "no evaluation was logged"
+        if last is None
+        else f"last evaluation at step {last['step']}: {last['valid/accuracy']:.3f}"
+    )
+    end = "finished" if returncode == 0 else f"stopped (exit code {returncode})"
+    return f"{100 * target:.0f} % not reached; {where}; training {end}"
 
 
 if __name__ == "__main__":

@@ -154,3 +154,14 @@ def test_bench_expert_reads_a_process_cpu_time(bench_modules):
     # /proc counts in clock ticks (10 ms): the burnt 0.3 s show, within two ticks
     assert after - before == pytest.approx(time.process_time() - t0, abs=0.05)
     assert bench_expert.cpu_seconds(2**22 + 1) is None  # above Linux's largest pid
+
+
+def test_bench_expert_says_how_far_a_run_got(bench_modules):
+    _, bench_expert = bench_modules
+    last = {"step": 400, "valid/accuracy": 0.5024}
+    assert bench_expert.not_reached(0.9, last, -15) == (
+        "90 % not reached; last evaluation at step 400: 0.502; training stopped (exit code -15)"
+    )
+    assert bench_expert.not_reached(0.95, None, 0) == (
+        "95 % not reached; no evaluation was logged; training finished"
+    )
