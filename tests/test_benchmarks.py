@@ -165,3 +165,31 @@ def test_bench_expert_says_how_far_a_run_got(bench_modules):
     assert bench_expert.not_reached(0.95, None, 0) == (
         "95 % not reached; no evaluation was logged; training finished"
     )
+
+
+@pytest.mark.slow  # about 30 s on the shared 2 cores
+def test_bench_layout_times_both_layouts(bench_modules, capsys, shared_data, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_layout
+    import torch
+
+    shared_data("data/real-speech/arctic_a0009.wav")  # its training audio: skip without it
+    threads = torch.get_num_threads()
+    try:
+        bench_layout.main(
+            ["--preset", "tiny", "--batch", "2", "--rounds", "2", "--steps", "1"]
+            + ["--utterances", "2", "--threads", "1"]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    rows = {
+        ln.split()[0]: [float(v) for v in ln.split()[1:]]
+        for ln in capsys.readouterr().out.splitlines()
+        if ln.startswith(("contiguous", "channels-last"))
+    }
+    assert set(rows) == {"contiguous", "channels-last"}
+    assert rows["contiguous"][2:] == [1.0, 1.0]
+    wall, cpu, x_wall, x_cpu = rows["channels-last"]
+    assert wall > 0 and cpu > 0
+    assert x_wall == pytest.approx(rows["contiguous"][0] / wall, rel=0.02, abs=0.01)
+    assert x_cpu == pytest.approx(rows["contiguous"][1] / cpu, rel=0.02, abs=0.01)
