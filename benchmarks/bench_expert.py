@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-interval", type=int, default=200)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--no-stop", dest="stop", action="store_false")
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="train.channels_last=true on a CPU too (configs/expert/cpu.yaml leaves it off)",
+    )
     args = parser.parse_args(argv)
     if args.run_dir is not None:
         from_run_dir(args.run_dir, args.target)
@@ -138,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.device == "cuda":
         sets += ["train.precision=bf16", "train.channels_last=true"]
+    elif args.channels_last:
+        sets += ["train.channels_last=true"]
     cmd = [*mrisynth, "train", "expert", "--manifest", str(prepared / "prepared.csv")]
     cmd += ["--split-train", "pretrain", "--split-val", "adapt,test", "--out", str(run)]
     cmd += ["--set", *sets]

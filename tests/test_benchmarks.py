@@ -128,7 +128,13 @@ def test_report_ratio_and_mfu(bench_modules):
         "device": torch.device("cpu"),
     }
     args = argparse.Namespace(
-        peak_tflops=4.0, gpu_opts=False, compile=False, workers=2, rounds=1, steps=3
+        peak_tflops=4.0,
+        gpu_opts=False,
+        compile=False,
+        channels_last=False,
+        workers=2,
+        rounds=1,
+        steps=3,
     )
     text = bench_train.report(result, args)
     line = next(ln for ln in text.splitlines() if ln.startswith("expert, mrisynth"))
@@ -193,3 +199,21 @@ def test_bench_layout_times_both_layouts(bench_modules, capsys, shared_data, mon
     assert wall > 0 and cpu > 0
     assert x_wall == pytest.approx(rows["contiguous"][0] / wall, rel=0.02, abs=0.01)
     assert x_cpu == pytest.approx(rows["contiguous"][1] / cpu, rel=0.02, abs=0.01)
+
+
+def test_bench_train_channels_last_follows_the_configs_unless_asked(bench_modules, tmp_path):
+    bench_train, _ = bench_modules
+    import torch
+
+    cpu = torch.device("cpu")
+
+    def layout(argv, gpu_opts=False):
+        args = bench_train.parse_args(["--device", "cpu", *argv])
+        cfg = bench_train.train_config(
+            tmp_path, 2, 0, cpu, gpu_opts, False, 4, channels_last=args.channels_last
+        )
+        return cfg.channels_last
+
+    assert layout([]) is False  # as configs/*/cpu.yaml train
+    assert layout(["--channels-last"]) is True
+    assert layout([], gpu_opts=True) is True  # as the *_gpu configs train

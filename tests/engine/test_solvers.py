@@ -664,7 +664,7 @@ def test_one_seed_one_run_whatever_the_process_drew_before(tmp_path):
 
 
 def test_channels_last_generator_step_matches_contiguous(tmp_path):
-    # The CPU configs train channels-last (oneDNN's faster convolutions): one full Wav2Lip-style
+    # Channels-last on a CPU (oneDNN skips its layout conversions, opt-in): one full Wav2Lip-style
     # step (L1 + sync from a frozen expert + GAN, then the discriminator's step) must give the
     # same losses and gradients as the contiguous layout, up to float rounding.
     from mrisynth.models.builders import build_discriminators, build_generator
