@@ -22,7 +22,8 @@ architecture:
   :class:`~mrisynth.data.dataset.SyncPairDataset` through ``workers`` DataLoader workers) and
   :class:`~mrisynth.engine.solvers.generator.GeneratorSolver` (the same three loss terms, sync
   on from the first step, batches from the uint8
-  :class:`~mrisynth.data.dataset.DeviceClipBank`), frames decoded once up front.
+  :class:`~mrisynth.data.dataset.DeviceClipBank`), frames decoded once up front; channels-last
+  as the ``*_gpu`` configs train, and on a CPU with ``--channels-last`` (an opt-in there).
 - shortcut row (labelled, NOT a like-for-like speed-up): mrisynth's CPU recipe's generator
   settings, 2-frame clips and no GAN and no sync term (``configs/generator/pretrain_cpu.yaml``).
 
@@ -369,9 +370,12 @@ def train_config(
     compile_models: bool,
     total_steps: int,
     seed: int = 0,
+    channels_last: bool = False,
 ) -> Any:
     """The trainer settings of the timed runs: no logging, evaluation or checkpoint inside the
-    timed steps (the last step's checkpoint comes after them), constant learning rate."""
+    timed steps (the last step's checkpoint comes after them), constant learning rate;
+    channels-last with the GPU settings (as the ``*_gpu`` configs) or when asked for (on a CPU
+    an opt-in ``train.channels_last=true``; the ``*_cpu`` configs leave it off)."""
     from mrisynth.engine.trainer import TrainConfig
 
     return TrainConfig(
@@ -380,7 +384,7 @@ def train_config(
         num_workers=workers,
         lr_schedule="constant",
         precision="bf16" if gpu_opts else "fp32",
-        channels_last=gpu_opts,
+        channels_last=gpu_opts or channels_last,
         compile=compile_models,
         device=device.type,
         log_interval=10**6,
@@ -479,6 +483,7 @@ class OursLoop:
         shortcut: bool,
         total_steps: int,
         seed: int = 0,
+        channels_last: bool = False,
     ) -> None:
         from mrisynth.data.dataset import SyncPairDataset
         from mrisynth.engine.solvers.sync_expert import SyncExpertSolver
@@ -487,7 +492,15 @@ class OursLoop:
 
         def tc(name: str, batch: int) -> Any:
             return train_config(
-                out / name, batch, workers, device, gpu_opts, compile_models, total_steps, seed
+                out / name,
+                batch,
+                workers,
+                device,
+                gpu_opts,
+                compile_models,
+                total_steps,
+                seed,
+                channels_last=channels_last,
             )
 
         torch.manual_seed(seed)
@@ -633,6 +646,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             compile_models=args.compile,
             shortcut=args.shortcut,
             total_steps=total,
+            channels_last=args.channels_last,
         )
         flops: dict[str, int] = {}
         for r in range(args.rounds):
@@ -667,6 +681,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     device, cfg, flops = result["device"], result["cfg"], result["flops"]
     peak = peak_tflops(device, args.peak_tflops)
     ours_opts = "bf16, channels-last, fused Adam" if args.gpu_opts else "fp32"
+    if args.channels_last and not args.gpu_opts:
+        ours_opts += ", channels-last"
     if args.compile:
         ours_opts += ", torch.compile"
     lines = [
@@ -728,6 +744,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stored-px", type=int, default=None, help="JPEG size (default 2x input)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
     parser.add_argument("--no-shortcut", dest="shortcut", action="store_false")
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="mrisynth's side channels-last on a CPU too (train.channels_last=true; the *_cpu "
+        "configs leave it off; the GPU settings always use it)",
+    )
     parser.add_argument("--no-compile", dest="no_compile", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=None, help="GPU peak for MFU")
     args = parser.parse_args(argv)

@@ -128,7 +128,13 @@ def test_report_ratio_and_mfu(bench_modules):
         "device": torch.device("cpu"),
     }
     args = argparse.Namespace(
-        peak_tflops=4.0, gpu_opts=False, compile=False, workers=2, rounds=1, steps=3
+        peak_tflops=4.0,
+        gpu_opts=False,
+        compile=False,
+        channels_last=False,
+        workers=2,
+        rounds=1,
+        steps=3,
     )
     text = bench_train.report(result, args)
     line = next(ln for ln in text.splitlines() if ln.startswith("expert, mrisynth"))
@@ -137,3 +143,77 @@ def test_report_ratio_and_mfu(bench_modules):
     assert line.split()[-2] == "25.0%"  # 1 s of 4 s waiting
     # 2 TFLOP per step: 2 s -> 1 TFLOP/s = 25 % of 4; 0.5 s -> 100 %
     assert "reference 25.0 %, mrisynth 100.0 %" in text
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_bench_expert_reads_a_process_cpu_time(bench_modules):
+    import os
+    import time
+
+    _, bench_expert = bench_modules
+    before = bench_expert.cpu_seconds(os.getpid())
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.3:  # burn 0.3 s of CPU
+        pass
+    after = bench_expert.cpu_seconds(os.getpid())
+    assert before is not None and after is not None
+    # /proc counts in clock ticks (10 ms): the burnt 0.3 s show, within two ticks
+    assert after - before == pytest.approx(time.process_time() - t0, abs=0.05)
+    assert bench_expert.cpu_seconds(2**22 + 1) is None  # above Linux's largest pid
+
+
+def test_bench_expert_says_how_far_a_run_got(bench_modules):
+    _, bench_expert = bench_modules
+    last = {"step": 400, "valid/accuracy": 0.5024}
+    assert bench_expert.not_reached(0.9, last, -15) == (
+        "90 % not reached; last evaluation at step 400: 0.502; training stopped (exit code -15)"
+    )
+    assert bench_expert.not_reached(0.95, None, 0) == (
+        "95 % not reached; no evaluation was logged; training finished"
+    )
+
+
+@pytest.mark.slow  # about 30 s on the shared 2 cores
+def test_bench_layout_times_both_layouts(bench_modules, capsys, shared_data, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_layout
+    import torch
+
+    shared_data("data/real-speech/arctic_a0009.wav")  # its training audio: skip without it
+    threads = torch.get_num_threads()
+    try:
+        bench_layout.main(
+            ["--preset", "tiny", "--batch", "2", "--rounds", "2", "--steps", "1"]
+            + ["--utterances", "2", "--threads", "1"]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    rows = {
+        ln.split()[0]: [float(v) for v in ln.split()[1:]]
+        for ln in capsys.readouterr().out.splitlines()
+        if ln.startswith(("contiguous", "channels-last"))
+    }
+    assert set(rows) == {"contiguous", "channels-last"}
+    assert rows["contiguous"][2:] == [1.0, 1.0]
+    wall, cpu, x_wall, x_cpu = rows["channels-last"]
+    assert wall > 0 and cpu > 0
+    assert x_wall == pytest.approx(rows["contiguous"][0] / wall, rel=0.02, abs=0.01)
+    assert x_cpu == pytest.approx(rows["contiguous"][1] / cpu, rel=0.02, abs=0.01)
+
+
+def test_bench_train_channels_last_follows_the_configs_unless_asked(bench_modules, tmp_path):
+    bench_train, _ = bench_modules
+    import torch
+
+    cpu = torch.device("cpu")
+
+    def layout(argv, gpu_opts=False):
+        args = bench_train.parse_args(["--device", "cpu", *argv])
+        cfg = bench_train.train_config(
+            tmp_path, 2, 0, cpu, gpu_opts, False, 4, channels_last=args.channels_last
+        )
+        return cfg.channels_last
+
+    assert layout([]) is False  # as configs/*/cpu.yaml train
+    assert layout(["--channels-last"]) is True
+    assert layout([], gpu_opts=True) is True  # as the *_gpu configs train

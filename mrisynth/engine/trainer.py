@@ -139,7 +139,8 @@ class TrainConfig:
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Autocast dtype; ``fp16`` adds a dynamic GradScaler. ``bf16`` also works on CPU."""
     channels_last: bool = False
-    """Store 4-D (5-D) weights and batch tensors channels-last (faster convs on GPU)."""
+    """Store 4-D (5-D) weights and batch tensors channels-last: faster convs on a GPU, and on a
+    CPU too, where oneDNN then skips its layout conversions (``benchmarks/bench_layout.py``)."""
     compile: bool = False
     """Wrap each model in ``torch.compile``."""
     device: Literal["auto", "cpu", "cuda"] = "auto"

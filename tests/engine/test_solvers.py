@@ -19,7 +19,7 @@ import torch
 from mrisynth.data.checks import check_sequences
 from mrisynth.data.prepare import prepare_for_model
 from mrisynth.data.sequence import SpeechMRISequence
-from mrisynth.engine import TrainConfig
+from mrisynth.engine import TrainConfig, Trainer
 from mrisynth.engine.solvers.generator import GeneratorOptions, GeneratorSolver, train_generator
 from mrisynth.engine.solvers.sync_expert import (
     ExpertOptions,
@@ -661,3 +661,54 @@ def test_one_seed_one_run_whatever_the_process_drew_before(tmp_path):
     _reconstruction_only_run(tmp_path / "s1", 3, seed=1)
     s1 = torch.load(tmp_path / "s1" / "generator.pt", weights_only=True)["weights"]["generator"]
     assert not torch.equal(s1["head.weight"], runs[0]["head.weight"])  # another seed: another run
+
+
+def test_channels_last_generator_step_matches_contiguous(tmp_path):
+    # Channels-last on a CPU (oneDNN skips its layout conversions, opt-in): one full Wav2Lip-style
+    # step (L1 + sync from a frozen expert + GAN, then the discriminator's step) must give the
+    # same losses and gradients as the contiguous layout, up to float rounding.
+    from mrisynth.models.builders import build_discriminators, build_generator
+
+    cfg = tiny_cfg()
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 255, (4, 5, 1, SIZE, SIZE), dtype=torch.uint8, generator=g)
+    batch = {
+        "frames": frames,
+        "masked": frames * (torch.arange(SIZE) < SIZE // 2).to(torch.uint8)[:, None],
+        "reference": frames.flip(0),
+        "mel": torch.randn(4, 5, 1, 80, cfg.audio_window_steps, generator=g),
+        "sync_mel": torch.randn(4, 1, 80, cfg.sync_window_steps, generator=g),
+    }
+    weights = GeneratorLossWeights(recon=0.9, sync=0.03, gan=0.07, sync_enable_below=None)
+    runs = {}
+    for layout in (False, True):
+        torch.manual_seed(0)
+        quality, _ = build_discriminators(cfg)
+        solver = GeneratorSolver(
+            build_generator(cfg),
+            weights=weights,
+            expert=build_sync_expert(cfg),
+            quality_disc=quality,
+        )
+        grads: dict[str, list[torch.Tensor]] = {}
+
+        def keep_grads(opt, *_, grads=grads, opts=solver.opts):  # what each optimiser steps on
+            name = next(k for k, o in opts.items() if o is opt)
+            grads[name] = [p.grad.clone() for grp in opt.param_groups for p in grp["params"]]
+
+        for opt in solver.opts.values():
+            opt.register_step_pre_hook(keep_grads)
+        cfg_run = run_cfg(tmp_path / str(layout), max_steps=1, log_interval=1, grad_clip=0.0)
+        trainer = Trainer(dataclasses.replace(cfg_run, channels_last=layout), solver)
+        metrics = trainer.fit([batch])
+        w = solver.generator.identity_encoder.stages[0][0].conv.weight
+        assert w.is_contiguous(memory_format=torch.channels_last) == layout
+        runs[layout] = metrics, grads
+    (m_std, g_std), (m_cl, g_cl) = runs[False], runs[True]
+    assert {"train/loss", "train/sync", "train/gan", "train/d_quality"} <= set(m_std)
+    for key in [k for k in m_std if k.startswith("train/")]:
+        assert m_cl[key] == pytest.approx(m_std[key], rel=1e-5, abs=1e-7), key
+    assert set(g_cl) == set(g_std) == {"generator", "quality_disc"}
+    for name in g_std:  # sums over the batch's pixels: rounding relative to the largest entry
+        for a, b in zip(g_cl[name], g_std[name], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()) + 1e-9)
