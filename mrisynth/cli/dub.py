@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mrisynth.cli.common import add_face_crop_arguments
+
 __all__ = ["add_arguments", "run", "read_face"]
 
 #: Single-image face files.
@@ -66,18 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fps", type=float, help="output frame rate (default: the video's, else the model's)"
     )
-    parser.add_argument(
-        "--crop-scale",
-        type=float,
-        default=1.05,
-        help="crop side / detected face width (default: the face model's training framing)",
-    )
-    parser.add_argument(
-        "--crop-shift",
-        type=float,
-        default=0.13,
-        help="crop centre below the face-box centre, in face widths",
-    )
+    add_face_crop_arguments(parser, "the face model's training framing")
     parser.add_argument(
         "--face-box",
         type=float,

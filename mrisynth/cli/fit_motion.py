@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrisynth.cli.common import add_face_crop_arguments
+
 __all__ = ["add_arguments", "run"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -29,18 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--landmarks", required=True, help="face landmark regressor (landmarks.pt)")
     parser.add_argument("--out", required=True, type=Path, help="statistics file (.json)")
-    parser.add_argument(
-        "--crop-scale",
-        type=float,
-        default=1.05,
-        help="crop side / detected face width: the regressor's training framing (default: "
-        "the phantom's face box, as `dub` crops)",
-    )
-    parser.add_argument(
-        "--crop-shift",
-        type=float,
-        default=0.13,
-        help="crop centre below the face-box centre, in face widths",
+    add_face_crop_arguments(
+        parser, "the landmark regressor's training framing, the phantom's face box, as `dub` crops"
     )
     parser.add_argument(
         "--box",
