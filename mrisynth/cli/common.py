@@ -42,25 +42,3 @@ def resolve_section(
     data = load_section(section, preset, params=getattr(args, "params", None))
     data = deep_merge(data, parse_overrides(args.overrides))
     return from_dict(cls, data, where=section)
-
-
-#: ``FaceCropConfig``'s defaults (``mrisynth.synthesis.face``), repeated here so that building
-#: the parser does not import torch; ``tests/cli`` holds the two equal.
-FACE_CROP_SCALE, FACE_CROP_SHIFT = 1.05, 0.13
-
-
-def add_face_crop_arguments(parser: argparse.ArgumentParser, framing: str) -> None:
-    """``--crop-scale`` and ``--crop-shift``: how a detected face box becomes the crop a model
-    sees; ``framing`` names the model whose training framing the defaults reproduce."""
-    parser.add_argument(
-        "--crop-scale",
-        type=float,
-        default=FACE_CROP_SCALE,
-        help=f"crop side / detected face width (default: {framing})",
-    )
-    parser.add_argument(
-        "--crop-shift",
-        type=float,
-        default=FACE_CROP_SHIFT,
-        help="crop centre below the face-box centre, in face widths",
-    )

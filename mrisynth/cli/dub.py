@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mrisynth.cli.common import add_face_crop_arguments
+from mrisynth.cli.face_crop import add_face_crop_arguments
 
 __all__ = ["add_arguments", "run", "read_face"]
 

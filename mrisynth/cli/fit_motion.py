@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrisynth.cli.common import add_face_crop_arguments
+from mrisynth.cli.face_crop import add_face_crop_arguments
 
 __all__ = ["add_arguments", "run"]
 

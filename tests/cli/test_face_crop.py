@@ -1,11 +1,11 @@
-"""Shared CLI arguments."""
+"""The face commands' shared crop arguments."""
 
 from __future__ import annotations
 
 import argparse
 
 from mrisynth.cli import dub, fit_motion
-from mrisynth.cli.common import FACE_CROP_SCALE, FACE_CROP_SHIFT
+from mrisynth.cli.face_crop import FACE_CROP_SCALE, FACE_CROP_SHIFT
 from mrisynth.synthesis.face import FaceCropConfig
 
 
