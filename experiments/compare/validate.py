@@ -186,7 +186,9 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
         cache[rkey] = (ref, _articulation(ref, ctx))
     ref, ref_art = cache[rkey]
     edit = None if pair.kind == "control" else substitute(pair.index, pair.new)
-    lrn = _render(ctx, pair.key, _utterance(b, pair.language, pair.sentence), edit,
+    # the same-speaker learner gets its own cache name: renders may be shared between runs
+    name = pair.key + ("_same" if ctx.get("same_speaker") else "")
+    lrn = _render(ctx, name, _utterance(b, pair.language, pair.sentence), edit,
                   need_labels=labels)  # fmt: skip
     if edit is not None:
         assert lrn["segments"][pair.index].symbol == pair.new
