@@ -362,6 +362,10 @@ def match_spectrum(
     ``target``'s: the two voices' level, spectral tilt and average resonances are equalised
     before synthesis, so that what remains between two speakers is articulation, not voice.
 
+    ``mrisynth compare`` does not use it: in the validation (``experiments/compare/validate.py
+    --equalise``) it did not make the synthesized-rtMRI flags better (README, "Compare a
+    learner with a reference"); the voices differ in more than an average spectrum.
+
     Args:
         audio, target: ``(N,)`` / ``(M,)`` mono samples at ``sr``.
         n_fft: STFT size; the gain curve has ``n_fft // 2 + 1`` bins.
