@@ -197,8 +197,16 @@ def test_bench_layout_times_both_layouts(bench_modules, capsys, shared_data, mon
     assert rows["contiguous"][2:] == [1.0, 1.0]
     wall, cpu, x_wall, x_cpu = rows["channels-last"]
     assert wall > 0 and cpu > 0
-    assert x_wall == pytest.approx(rows["contiguous"][0] / wall, rel=0.02, abs=0.01)
-    assert x_cpu == pytest.approx(rows["contiguous"][1] / cpu, rel=0.02, abs=0.01)
+    # The table prints times to 3 decimals and ratios to 2, and the tiny preset's steps take
+    # a few hundredths of a second, so the ratio is checked against the range of times that
+    # print as the table's values (CI once read 0.03 / 0.031 next to a true ratio of 0.97).
+    for base, mine, ratio in (
+        (rows["contiguous"][0], wall, x_wall),
+        (rows["contiguous"][1], cpu, x_cpu),
+    ):
+        low = (base - 0.0005) / (mine + 0.0005) - 0.005
+        high = (base + 0.0005) / (mine - 0.0005) + 0.005
+        assert low <= ratio <= high, (base, mine, ratio)
 
 
 def test_bench_train_channels_last_follows_the_configs_unless_asked(bench_modules, tmp_path):
