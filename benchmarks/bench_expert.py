@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="train.channels_last=true on a CPU too (configs/expert/cpu.yaml leaves it off)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="train.precision on a CPU: bf16 autocast, or fp32 as configs/expert/cpu.yaml",
+    )
     args = parser.parse_args(argv)
     if args.run_dir is not None:
         from_run_dir(args.run_dir, args.target)
@@ -132,22 +138,9 @@ def main(argv: list[str] | None = None) -> None:
             [*mrisynth, "prepare", "--manifest", str(phantom / "manifest.csv")]
             + ["--out", str(prepared)]
         )
-    sets = [
-        "opt.lr=1e-3",
-        "opt.augment=true",
-        f"train.max_steps={args.max_steps}",
-        f"train.eval_interval={args.eval_interval}",
-        f"train.ckpt_interval={args.eval_interval}",
-        "train.progress=false",
-        f"train.device={args.device}",
-    ]
-    if args.device == "cuda":
-        sets += ["train.precision=bf16", "train.channels_last=true"]
-    elif args.channels_last:
-        sets += ["train.channels_last=true"]
     cmd = [*mrisynth, "train", "expert", "--manifest", str(prepared / "prepared.csv")]
     cmd += ["--split-train", "pretrain", "--split-val", "adapt,test", "--out", str(run)]
-    cmd += ["--set", *sets]
+    cmd += ["--set", *train_settings(args)]
     print(f"phantom {t_phantom:.0f} s, prepare {t_prepare:.0f} s; training: {' '.join(cmd)}")
     print(f"load average (1/5/15 min) at the start: {_load()}")
     t0 = time.perf_counter()
@@ -182,6 +175,25 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         print(not_reached(args.target, last, proc.returncode))
+
+
+def train_settings(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` overrides of the timed run: the from-scratch schedule, and on a GPU the
+    settings of ``configs/expert/gpu.yaml`` (bf16, channels-last); on a CPU the asked-for
+    precision and layout."""
+    sets = [
+        "opt.lr=1e-3",
+        "opt.augment=true",
+        f"train.max_steps={args.max_steps}",
+        f"train.eval_interval={args.eval_interval}",
+        f"train.ckpt_interval={args.eval_interval}",
+        "train.progress=false",
+        f"train.device={args.device}",
+    ]
+    if args.device == "cuda":
+        return sets + ["train.precision=bf16", "train.channels_last=true"]
+    sets += [f"train.precision={args.precision}"]
+    return sets + (["train.channels_last=true"] if args.channels_last else [])
 
 
 def not_reached(target: float, last: dict[str, Any] | None, returncode: int | None) -> str:

@@ -371,11 +371,13 @@ def train_config(
     total_steps: int,
     seed: int = 0,
     channels_last: bool = False,
+    precision: str = "fp32",
 ) -> Any:
     """The trainer settings of the timed runs: no logging, evaluation or checkpoint inside the
     timed steps (the last step's checkpoint comes after them), constant learning rate;
     channels-last with the GPU settings (as the ``*_gpu`` configs) or when asked for (on a CPU
-    an opt-in ``train.channels_last=true``; the ``*_cpu`` configs leave it off)."""
+    an opt-in ``train.channels_last=true``; the ``*_cpu`` configs leave it off); bf16 autocast
+    with the GPU settings or ``precision="bf16"`` (on a CPU, ``train.precision=bf16``)."""
     from mrisynth.engine.trainer import TrainConfig
 
     return TrainConfig(
@@ -383,7 +385,7 @@ def train_config(
         batch_size=batch,
         num_workers=workers,
         lr_schedule="constant",
-        precision="bf16" if gpu_opts else "fp32",
+        precision="bf16" if gpu_opts else precision,
         channels_last=gpu_opts or channels_last,
         compile=compile_models,
         device=device.type,
@@ -484,6 +486,7 @@ class OursLoop:
         total_steps: int,
         seed: int = 0,
         channels_last: bool = False,
+        precision: str = "fp32",
     ) -> None:
         from mrisynth.data.dataset import SyncPairDataset
         from mrisynth.engine.solvers.sync_expert import SyncExpertSolver
@@ -501,6 +504,7 @@ class OursLoop:
                 total_steps,
                 seed,
                 channels_last=channels_last,
+                precision=precision,
             )
 
         torch.manual_seed(seed)
@@ -647,6 +651,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shortcut=args.shortcut,
             total_steps=total,
             channels_last=args.channels_last,
+            precision=args.precision,
         )
         flops: dict[str, int] = {}
         for r in range(args.rounds):
@@ -680,9 +685,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     rows: dict[str, Measure] = result["rows"]
     device, cfg, flops = result["device"], result["cfg"], result["flops"]
     peak = peak_tflops(device, args.peak_tflops)
-    ours_opts = "bf16, channels-last, fused Adam" if args.gpu_opts else "fp32"
-    if args.channels_last and not args.gpu_opts:
-        ours_opts += ", channels-last"
+    ours_opts = "bf16, channels-last, fused Adam"
+    if not args.gpu_opts:
+        ours_opts = args.precision + (", channels-last" if args.channels_last else "")
     if args.compile:
         ours_opts += ", torch.compile"
     lines = [
@@ -749,6 +754,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="mrisynth's side channels-last on a CPU too (train.channels_last=true; the *_cpu "
         "configs leave it off; the GPU settings always use it)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="mrisynth's side on a CPU: bf16 autocast (train.precision=bf16) or fp32 as the "
+        "*_cpu configs; the reference stays fp32 (the GPU settings always use bf16)",
     )
     parser.add_argument("--no-compile", dest="no_compile", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=None, help="GPU peak for MFU")

@@ -132,11 +132,13 @@ def test_report_ratio_and_mfu(bench_modules):
         gpu_opts=False,
         compile=False,
         channels_last=False,
+        precision="bf16",
         workers=2,
         rounds=1,
         steps=3,
     )
     text = bench_train.report(result, args)
+    assert "mrisynth: Trainer, bf16, 2 workers" in text  # the CPU run says what it trained in
     line = next(ln for ln in text.splitlines() if ln.startswith("expert, mrisynth"))
     assert line.split()[-1] == "4.00"  # (64 / 0.5) / (64 / 2)
     line = next(ln for ln in text.splitlines() if ln.startswith("generator+disc, reference"))
@@ -209,19 +211,52 @@ def test_bench_layout_times_both_layouts(bench_modules, capsys, shared_data, mon
         assert low <= ratio <= high, (base, mine, ratio)
 
 
-def test_bench_train_channels_last_follows_the_configs_unless_asked(bench_modules, tmp_path):
+def test_bench_train_layout_and_precision_follow_the_configs_unless_asked(bench_modules, tmp_path):
     bench_train, _ = bench_modules
     import torch
 
     cpu = torch.device("cpu")
 
-    def layout(argv, gpu_opts=False):
+    def settings(argv, gpu_opts=False):
         args = bench_train.parse_args(["--device", "cpu", *argv])
         cfg = bench_train.train_config(
-            tmp_path, 2, 0, cpu, gpu_opts, False, 4, channels_last=args.channels_last
+            tmp_path,
+            2,
+            0,
+            cpu,
+            gpu_opts,
+            False,
+            4,
+            channels_last=args.channels_last,
+            precision=args.precision,
         )
-        return cfg.channels_last
+        return cfg.channels_last, cfg.precision
 
-    assert layout([]) is False  # as configs/*/cpu.yaml train
-    assert layout(["--channels-last"]) is True
-    assert layout([], gpu_opts=True) is True  # as the *_gpu configs train
+    assert settings([]) == (False, "fp32")  # as configs/*/cpu.yaml train
+    assert settings(["--channels-last"]) == (True, "fp32")
+    assert settings(["--precision", "bf16"]) == (False, "bf16")
+    assert settings([], gpu_opts=True) == (True, "bf16")  # as the *_gpu configs train
+    with pytest.raises(SystemExit):
+        bench_train.parse_args(["--precision", "fp16"])  # no fp16 path on a CPU
+
+
+def test_bench_expert_trains_in_the_asked_precision(bench_modules):
+    import argparse
+
+    _, bench_expert = bench_modules
+
+    def settings(device, precision="fp32", channels_last=False):
+        args = argparse.Namespace(
+            max_steps=100,
+            eval_interval=20,
+            device=device,
+            precision=precision,
+            channels_last=channels_last,
+        )
+        sets = bench_expert.train_settings(args)
+        assert "train.max_steps=100" in sets and "train.eval_interval=20" in sets
+        return [s for s in sets if s.startswith(("train.precision", "train.channels_last"))]
+
+    assert settings("cpu") == ["train.precision=fp32"]  # as configs/expert/cpu.yaml
+    assert settings("cpu", "bf16", True) == ["train.precision=bf16", "train.channels_last=true"]
+    assert settings("cuda") == ["train.precision=bf16", "train.channels_last=true"]
