@@ -104,6 +104,8 @@ def _scratch_repo(tmp_path: Path, experiment: str, params: dict | None) -> tuple
     (root / "configs").symlink_to(REPO / "configs", target_is_directory=True)
     shutil.copytree(REPO / "mrisynth", root / "mrisynth", ignore=shutil.ignore_patterns("*.pyc"))
     shutil.copy(REPO / "experiments" / experiment / "dvc.yaml", exp / "dvc.yaml")
+    for script in (REPO / "experiments" / experiment).glob("*.py"):  # its stages' scripts
+        shutil.copy(script, exp / script.name)
     if params is None:
         shutil.copy(REPO / "experiments" / experiment / "params.yaml", exp / "params.yaml")
     else:
@@ -212,6 +214,8 @@ FACE_TINY = {  # the tiny quickstart on the phantom's faces (no segmenter: no ar
     "phantom": {**TINY["phantom"], "face": True},
     "prepare": {"source": "face", "img_size": 32},
     "model": {"img_size": 32, "n_frames": 2},
+    # the evaluation's landmark regressor, a few steps (README: 1500)
+    "landmarks": {"steps": 2, "train_speakers": 2, "val_speakers": 1, "frames_per_speaker": 16},
 }
 
 
@@ -219,11 +223,17 @@ FACE_TINY = {  # the tiny quickstart on the phantom's faces (no segmenter: no ar
 def test_face_pipeline_tiny(tmp_path):
     root, exp = _scratch_repo(tmp_path, "face", FACE_TINY)
     first = _dvc(root, "repro", "experiments/ci/dvc.yaml")
-    assert set(_ran(first)) == STAGES - {"segmenter"}  # faces have no articulators
+    # faces have no articulators, and a landmark regressor reads them instead
+    assert set(_ran(first)) == STAGES - {"segmenter"} | {"landmarks"}
     metrics = json.loads((exp / "metrics" / "evaluate.json").read_text())
     for key in ("model.image_audio.ssim", "model.image_audio.lse_d", "real.lse_d",
-                "baseline_regression.image_audio.l1", "model.video_audio.temporal_grad_diff"):  # fmt: skip
+                "baseline_regression.image_audio.l1", "model.video_audio.temporal_grad_diff",
+                "model.image_audio.lmd_mouth", "real.mouth_cpbd"):  # fmt: skip
         assert key in metrics, key
+    assert json.loads((exp / "metrics" / "landmarks.json").read_text())["frames"] == 16
+    # the seed study's per-language table, with the face columns
+    table = (exp / "reports" / "languages.md").read_text(encoding="utf-8")
+    assert "mouth LMD" in table and "mouth CPBD" in table
     assert not any("dice" in k or "hd95" in k for k in metrics)  # faces: no articulator anatomy
     videos = list((exp / "reports" / "videos").glob("*.mp4"))
     assert videos
@@ -291,7 +301,6 @@ def test_real_template_pipeline_tiny(tmp_path, adapt_pretrained, adapt_fast_pres
     params["judge"]["offset_test_frames"] = [-2, 2]
     params["anatomy"] = {"contours": str(contours), "n_frames": "5", "draws": 1, "steps": 3}
     root, exp = _scratch_repo(tmp_path, "real_template", params)
-    shutil.copy(REPO / "experiments/real_template/judge.py", exp / "judge.py")
     (root / "experiments/real_contours").mkdir()
     shutil.copy(REPO / "experiments/real_contours/loso.py", root / "experiments/real_contours")
     adapt_pretrained(root / "models", segmenter=True)

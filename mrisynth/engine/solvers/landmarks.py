@@ -360,6 +360,7 @@ def train_phantom_landmark_regressor(
     *,
     train_speakers: int = 24,
     val_speakers: int = 6,
+    first_train_speaker: int = 0,
     frames_per_speaker: int = 80,
     size: int = 64,
     crop: tuple[int, int, int] | None = None,
@@ -370,12 +371,15 @@ def train_phantom_landmark_regressor(
 ) -> dict[str, float]:
     """Render phantom faces, train a regressor and measure it on held-out speakers.
 
-    Speakers ``0 .. train_speakers - 1`` train it; speakers ``1000 ..`` (never in training)
-    are held out. Writes ``<out_dir>/landmarks.pt`` and ``<out_dir>/heldout.json``.
+    Speakers ``first_train_speaker ..`` (``train_speakers`` of them) train it; speakers
+    ``1000 ..`` (never in training) are held out. A pipeline that evaluates on the phantom
+    corpus's speakers ``0 .. n`` starts its training speakers past them, so that the regressor
+    has not seen the faces it measures. Writes ``<out_dir>/landmarks.pt`` and ``<out_dir>/heldout.json``.
 
     Args:
         out_dir: run folder (resumed if it holds a run).
         train_speakers, val_speakers: number of speakers of each side.
+        first_train_speaker: index of the first training speaker (< 1000 - train_speakers).
         frames_per_speaker: frames rendered per speaker.
         size: rendered frame side (px).
         crop: ``(top, left, side)`` crop of the rendered frames (:func:`render_landmark_data`);
@@ -388,10 +392,16 @@ def train_phantom_landmark_regressor(
     Returns:
         The held-out errors (:func:`landmark_errors`) with ``frames``, ``speakers``.
     """
+    if not 0 <= first_train_speaker <= 1000 - train_speakers:
+        raise ValueError(
+            f"first_train_speaker={first_train_speaker}: the training speakers must stay below "
+            "the held-out ones (1000 ..)"
+        )
     side = crop[2] if crop is not None else size
     cfg = cfg or LandmarkConfig(img_size=side)
     kw = dict(size=size, seed=seed, crop=crop, blink_rate_per_min=blink_rate_per_min)
-    tr = render_landmark_data(range(train_speakers), frames_per_speaker, **kw)
+    first = first_train_speaker
+    tr = render_landmark_data(range(first, first + train_speakers), frames_per_speaker, **kw)
     va = render_landmark_data(range(1000, 1000 + val_speakers), frames_per_speaker, **kw)
     train_cfg = TrainConfig(
         max_steps=steps,
