@@ -176,6 +176,11 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
     a, b = SPLITS[pair.split]
     if ctx.get("same_speaker"):
         b = a  # the diagnostic: the reference's own utterance, one phone substituted
+    learner_utt = _utterance(b, pair.language, pair.sentence)
+    if ctx.get("same_voice"):
+        # the diagnostic: the learner's utterance (its own timing draws) spoken by the
+        # reference speaker, so voice and anatomy are the reference's and only the token differs
+        learner_utt = dataclasses.replace(learner_utt, speaker=f"spk{a:02d}", speaker_index=a)
     labels = ctx["model"] is None or ctx["oracle"]
     rkey = (pair.split, pair.language, pair.sentence)
     if rkey not in cache:
@@ -186,10 +191,10 @@ def score_pair(pair: Pair, ctx: dict, cache: dict) -> dict:
         cache[rkey] = (ref, _articulation(ref, ctx))
     ref, ref_art = cache[rkey]
     edit = None if pair.kind == "control" else substitute(pair.index, pair.new)
-    # the same-speaker learner gets its own cache name: renders may be shared between runs
+    # the diagnostics' learners get their own cache names: renders may be shared between runs
     name = pair.key + ("_same" if ctx.get("same_speaker") else "")
-    lrn = _render(ctx, name, _utterance(b, pair.language, pair.sentence), edit,
-                  need_labels=labels)  # fmt: skip
+    name += "_voice" if ctx.get("same_voice") else ""
+    lrn = _render(ctx, name, learner_utt, edit, need_labels=labels)
     if edit is not None:
         assert lrn["segments"][pair.index].symbol == pair.new
         assert ref["segments"][pair.index].symbol == pair.old
@@ -400,12 +405,20 @@ def main(argv: list[str] | None = None) -> int:
         "phone differs), which separates the model's sensitivity from speaker variation",
     )
     ap.add_argument(
+        "--same-voice",
+        action="store_true",
+        help="diagnostic: the learner's utterance spoken by the reference speaker (voice and "
+        "anatomy the reference's, timing its own): the synthesized counterpart of the bound",
+    )
+    ap.add_argument(
         "--equalise",
         action="store_true",
         help="match the learner's long-term spectrum to the reference's before synthesis",
     )
     ap.add_argument("--export", metavar="KEY", help="write this pair's inputs to --out and stop")
     args = ap.parse_args(argv)
+    if args.same_speaker and args.same_voice:
+        ap.error("--same-speaker and --same-voice are two different diagnostics: pick one")
     if args.export:
         export_pair(args.export, args.out)
         return 0
@@ -432,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "oracle": args.oracle,
         "same_speaker": args.same_speaker,
+        "same_voice": args.same_voice,
         "equalise": args.equalise,
         "renders": args.out / "renders",
     }
