@@ -4,9 +4,9 @@ No offline face-landmark detector ships, so the evaluation's landmark metrics (L
 CPBD, blinks, head motion) read the faces with a regressor trained here on the phantom's
 ground-truth landmarks (:func:`mrisynth.engine.solvers.landmarks.train_phantom_landmark_regressor`).
 It must read frames of exactly the evaluation's geometry, so the crop comes from the ``prepare``
-section's face box (px of the phantom's face video) and the frame side from ``model.img_size``;
-this script refuses params where they disagree. Its training identities start past the corpus's
-speakers, so it has not seen the faces it measures.
+section's face box (px of the phantom's face video) and the frame side from ``model.img_size``
+(a model smaller than the box gets faces rendered at the matching smaller scale). Its training
+identities start past the corpus's speakers, so it has not seen the faces it measures.
 
     python landmarks.py --params params.yaml --out models/landmarks
 
@@ -36,10 +36,11 @@ DEFAULTS: dict[str, Any] = {
 def settings(params: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of ``train_phantom_landmark_regressor`` from a params.yaml mapping.
 
+    The render size and crop are scaled so that the crop's side is ``model.img_size``: the
+    regressor then reads frames of the evaluation's geometry.
+
     Raises:
-        ValueError: an unknown ``landmarks`` key, a face box that is not square, or a crop
-            side that differs from ``model.img_size`` (the regressor would read other frames
-            than the evaluation scores).
+        ValueError: an unknown ``landmarks`` key, or a face box that is not square.
     """
     own = params.get("landmarks") or {}
     unknown = sorted(set(own) - set(DEFAULTS))
