@@ -65,5 +65,9 @@ class ReconstructionLoss(nn.Module):
         if self.ssim is not None:
             p = pred.flatten(0, 1) if pred.ndim == 5 else pred
             t = target.flatten(0, 1) if target.ndim == 5 else target
-            loss = loss + self.ssim_weight * self.ssim(p, t)
+            # in fp32 even under bf16/fp16 autocast: SSIM's local variances E[x²] − E[x]²
+            # cancel, and in bf16 they come out negative on flat regions, which made the
+            # GPU presets' first step NaN (found by benchmarks/gpu/session.sh's rehearsal)
+            with torch.autocast(p.device.type, enabled=False):
+                loss = loss + self.ssim_weight * self.ssim(p.float(), t.float())
         return loss

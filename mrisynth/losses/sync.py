@@ -36,7 +36,11 @@ def expert_bce(
     labels = labels.to(video_emb.dtype).reshape(-1)
     if labels.shape[0] != video_emb.shape[0]:
         raise ValueError(f"expert_bce: {labels.shape[0]} labels for {video_emb.shape[0]} pairs")
-    return F.binary_cross_entropy(cosine_probability(video_emb, audio_emb), labels)
+    # in fp32 outside autocast: CUDA autocast refuses binary_cross_entropy, and in bf16 the
+    # clamp's 1 − eps rounds to 1, where a shifted pair's loss would hit PyTorch's log clamp
+    with torch.autocast(video_emb.device.type, enabled=False):
+        p = cosine_probability(video_emb.float(), audio_emb.float())
+        return F.binary_cross_entropy(p, labels.float())
 
 
 def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
