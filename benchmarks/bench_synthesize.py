@@ -1,7 +1,7 @@
-"""End-to-end speed and memory of ``mrisynth synthesize`` and ``mrisynth dub`` on the CPU.
+"""End-to-end speed and memory of ``mrisynth synthesize`` and ``dub``, on a CPU or a GPU.
 
 Run: ``python benchmarks/bench_synthesize.py [--durations 10 60] [--threads 2] [--command
-synthesize|dub] [--preset mri_small|mri_base]``. For each
+synthesize|dub] [--preset mri_small|mri_base] [--device cuda] [--batch-size N]``. For each
 audio duration a fresh process runs the whole command path in-process — audio decode (WAV),
 reference read (a phantom NIfTI clip, 84×84 px at 2.4 mm, temporal-variance ROI), log-mel
 features, the ``mri_small`` (or ``--preset mri_base``) generator (random weights: speed does not
@@ -109,10 +109,15 @@ def _inputs(
 
 
 def run_one(
-    folder: Path, duration_s: float, threads: int, command: str = "synthesize"
+    folder: Path,
+    duration_s: float,
+    threads: int,
+    command: str = "synthesize",
+    device: str = "cpu",
+    batch_size: int | None = None,
 ) -> dict[str, float]:
     """Time one end-to-end run on the inputs in ``folder`` in this process; returns seconds,
-    real-time factor and peak RSS (MiB)."""
+    real-time factor, peak RSS (MiB) and, on a GPU, peak CUDA memory (MiB)."""
     t0 = time.perf_counter()
     import librosa  # noqa: F401  (the imports are start-up, timed apart)
     import torch
@@ -130,9 +135,16 @@ def run_one(
         argv += ["--face", str(folder / "face.png")]
     else:
         argv += ["--reference", str(folder / "ref.nii.gz")]
-    argv += ["--out", str(folder / "out.mp4"), "--no-progress"]
+    argv += ["--out", str(folder / "out.mp4"), "--no-progress", "--device", device]
+    if batch_size is not None:
+        argv += ["--batch-size", str(batch_size)]
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     rc = main(argv)
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"{command} failed with exit code {rc}")
@@ -143,6 +155,7 @@ def run_one(
         "seconds": seconds,
         "rtf": seconds / duration_s,
         "peak_rss_mib": rss_kib / 1024,
+        "peak_cuda_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else float("nan"),
     }
 
 
@@ -157,10 +170,21 @@ def main() -> None:
         default="mri_small",
         help="synthesize's model",
     )
+    parser.add_argument("--device", default="cpu", help="the commands' --device (cpu, cuda)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="the commands' --batch-size (frames)"
+    )
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # child: FOLDER DURATION
     args = parser.parse_args()
     if args.one is not None:
-        row = run_one(Path(args.one[0]), float(args.one[1]), args.threads, args.command)
+        row = run_one(
+            Path(args.one[0]),
+            float(args.one[1]),
+            args.threads,
+            args.command,
+            args.device,
+            args.batch_size,
+        )
         print(json.dumps(row))
         return
     rows = []
@@ -169,7 +193,8 @@ def main() -> None:
             # here, so that the child's peak RSS is synthesis only
             _inputs(Path(tmp), d, args.command, args.preset)
             cmd = [sys.executable, __file__, "--one", tmp, str(d), "--threads", str(args.threads)]
-            cmd += ["--command", args.command]
+            cmd += ["--command", args.command, "--device", args.device]
+            cmd += [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     what = (
@@ -177,12 +202,22 @@ def main() -> None:
         if args.command == "dub"
         else f"mrisynth synthesize, {args.preset} @ 83.28 fps, 84x84 phantom reference"
     )
-    print(f"{what}, CPU, {args.threads} torch thread(s)")
-    print(f"{'audio s':>8} {'imports s':>10} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")
+    import torch
+
+    where = (
+        f"GPU {torch.cuda.get_device_name(0)}"
+        if args.device.startswith("cuda") and torch.cuda.is_available()
+        else "CPU"
+    )
+    print(f"{what}, {where}, {args.threads} torch thread(s)")
+    print(
+        f"{'audio s':>8} {'imports s':>10} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13} "
+        f"{'peak CUDA MiB':>14}"
+    )
     for r in rows:
         print(
             f"{r['duration_s']:8.0f} {r['startup_s']:10.2f} {r['seconds']:8.2f} "
-            f"{r['rtf']:6.3f} {r['peak_rss_mib']:13.0f}"
+            f"{r['rtf']:6.3f} {r['peak_rss_mib']:13.0f} {r.get('peak_cuda_mib', float('nan')):14.0f}"
         )
 
 

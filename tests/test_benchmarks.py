@@ -260,3 +260,16 @@ def test_bench_expert_trains_in_the_asked_precision(bench_modules):
     assert settings("cpu") == ["train.precision=fp32"]  # as configs/expert/cpu.yaml
     assert settings("cpu", "bf16", True) == ["train.precision=bf16", "train.channels_last=true"]
     assert settings("cuda") == ["train.precision=bf16", "train.channels_last=true"]
+
+
+def test_gpu_session_scripts_parse_and_name_what_exists():
+    import re
+    import subprocess
+
+    folder = BENCH / "gpu"
+    for script in ("wheels.sh", "session.sh", "full.sh"):
+        subprocess.run(["bash", "-n", str(folder / script)], check=True)
+    # every repository path the session and its full run name is there
+    text = (folder / "session.sh").read_text() + (folder / "full.sh").read_text()
+    for path in set(re.findall(r"(?:benchmarks|experiments)/[\w/]+\.(?:py|sh|yaml)", text)):
+        assert (BENCH.parent / path).is_file(), path
