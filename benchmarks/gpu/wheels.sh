@@ -14,10 +14,13 @@ DEST=.whl
 rm -rf "$DEST" && mkdir -p "$DEST/site"
 PLATFORM=(--python-version 3.12 --only-binary=:all: --no-deps --platform manylinux_2_28_x86_64
           --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any)
+# the versions the test suite passes with here (pip list of the project's venv, 2026-12-07):
+# an unpinned download took librosa 1.0, a major version the package was never tested on
 python3 -m pip download -q "${PLATFORM[@]}" -d "$DEST" \
-    monai nibabel pydicom librosa audioread soxr pooch platformdirs decorator soundfile cffi \
-    pycparser
-python3 -m pip download -q "${PLATFORM[@]}" -d "$DEST/ffmpeg-wheel" imageio-ffmpeg
+    monai==1.6.1 nibabel==5.4.2 pydicom==3.0.2 librosa==0.11.0 audioread==3.1.0 soxr==1.1.0 \
+    pooch==1.9.0 platformdirs==4.14.9 decorator==5.3.2 soundfile==0.14.0 cffi==2.1.1 \
+    pycparser==3.12
+python3 -m pip download -q "${PLATFORM[@]}" -d "$DEST/ffmpeg-wheel" imageio-ffmpeg==0.8.1
 (cd "$DEST/ffmpeg-wheel" && python3 -m zipfile -e imageio_ffmpeg-*.whl unpacked)
 binary=$(ls "$DEST"/ffmpeg-wheel/unpacked/imageio_ffmpeg/binaries/ffmpeg-*)
 xz -9 -T0 -c "$binary" > "$DEST/ffmpeg.xz"
