@@ -217,7 +217,7 @@ def main() -> None:
     for r in rows:
         print(
             f"{r['duration_s']:8.0f} {r['startup_s']:10.2f} {r['seconds']:8.2f} "
-            f"{r['rtf']:6.3f} {r['peak_rss_mib']:13.0f} {r.get('peak_cuda_mib', float('nan')):14.0f}"
+            f"{r['rtf']:6.3f} {r['peak_rss_mib']:13.0f} {r['peak_cuda_mib']:14.0f}"
         )
 
 

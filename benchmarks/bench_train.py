@@ -685,9 +685,11 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     rows: dict[str, Measure] = result["rows"]
     device, cfg, flops = result["device"], result["cfg"], result["flops"]
     peak = peak_tflops(device, args.peak_tflops)
-    ours_opts = "bf16, channels-last, fused Adam"
-    if not args.gpu_opts:
-        ours_opts = args.precision + (", channels-last" if args.channels_last else "")
+    ours_opts = (
+        "bf16, channels-last, fused Adam"
+        if args.gpu_opts
+        else args.precision + (", channels-last" if args.channels_last else "")
+    )
     if args.compile:
         ours_opts += ", torch.compile"
     lines = [

@@ -374,7 +374,8 @@ def train_phantom_landmark_regressor(
     Speakers ``first_train_speaker ..`` (``train_speakers`` of them) train it; speakers
     ``1000 ..`` (never in training) are held out. A pipeline that evaluates on the phantom
     corpus's speakers ``0 .. n`` starts its training speakers past them, so that the regressor
-    has not seen the faces it measures. Writes ``<out_dir>/landmarks.pt`` and ``<out_dir>/heldout.json``.
+    has not seen the faces it measures. Writes ``<out_dir>/landmarks.pt`` and
+    ``<out_dir>/heldout.json``.
 
     Args:
         out_dir: run folder (resumed if it holds a run).
