@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["l1_loss", "ReconstructionLoss"]
+__all__ = ["at_least_fp32", "l1_loss", "ReconstructionLoss"]
+
+
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in fp32 if it is half precision (fp16, bf16), else unchanged (fp32, fp64): where
+    a loss must not run in autocast's half precision but must not lose fp64 either."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _check(pred: torch.Tensor, target: torch.Tensor, name: str) -> None:
@@ -69,5 +75,5 @@ class ReconstructionLoss(nn.Module):
             # cancel, and in bf16 they come out negative on flat regions, which made the
             # GPU presets' first step NaN (found by benchmarks/gpu/session.sh's rehearsal)
             with torch.autocast(p.device.type, enabled=False):
-                loss = loss + self.ssim_weight * self.ssim(p.float(), t.float())
+                loss = loss + self.ssim_weight * self.ssim(at_least_fp32(p), at_least_fp32(t))
         return loss

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mrisynth.losses.reconstruction import at_least_fp32
 from mrisynth.models.syncnet import SyncExpert, cosine_probability
 
 __all__ = ["expert_bce", "sync_loss"]
@@ -38,9 +39,10 @@ def expert_bce(
         raise ValueError(f"expert_bce: {labels.shape[0]} labels for {video_emb.shape[0]} pairs")
     # in fp32 outside autocast: CUDA autocast refuses binary_cross_entropy, and in bf16 the
     # clamp's 1 − eps rounds to 1, where a shifted pair's loss would hit PyTorch's log clamp
+    # (half precision goes up to fp32; fp32 and fp64 embeddings keep their precision)
     with torch.autocast(video_emb.device.type, enabled=False):
-        p = cosine_probability(video_emb.float(), audio_emb.float())
-        return F.binary_cross_entropy(p, labels.float())
+        p = cosine_probability(at_least_fp32(video_emb), at_least_fp32(audio_emb))
+        return F.binary_cross_entropy(p, labels.to(p.dtype))
 
 
 def sync_loss(expert: SyncExpert, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:

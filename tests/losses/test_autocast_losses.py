@@ -44,3 +44,12 @@ def test_expert_bce_is_fp32_under_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         same = expert_bce(v[:1].bfloat16(), v[:1].bfloat16(), torch.zeros(1))
     assert torch.isfinite(same)
+
+
+def test_expert_bce_keeps_fp64_embeddings_in_fp64():
+    # the evaluation scores sync_bce on fp64 embeddings; fp32 would move it in the 8th digit
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(8, 64, generator=g, dtype=torch.float64)
+    a = torch.rand(8, 64, generator=g, dtype=torch.float64)
+    got = expert_bce(v, a, torch.tensor([1.0, 0.0] * 4))
+    assert got.dtype == torch.float64
