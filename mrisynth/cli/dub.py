@@ -3,7 +3,7 @@
 Example (after ``dvc repro experiments/face/dvc.yaml``)::
 
     mrisynth dub --face portrait.png --audio speech.wav \\
-        --model experiments/face/models/finetune --out dubbed.mp4
+        --model experiments/face/models/lipsync --out dubbed.mp4
 
 - face: an image (PNG, JPEG...: image+audio) or a video (MP4...: video+audio, its own head
   motion; played forward and backward when the audio is longer);
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         help="face generator file or a folder holding generator.pt (default: the face "
-        "pipeline's experiments/face/models/finetune)",
+        "pipeline's lip-sync model for any face, experiments/face/models/lipsync)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output video (.mp4, with audio)")
     parser.add_argument(

@@ -96,11 +96,13 @@ SILENCE_DBFS = -80.0
 
 
 # ---------------------------------------------------------------------------------- model
-#: Where the face pipeline (``dvc repro experiments/face/dvc.yaml``) leaves its generator.
-DEFAULT_FACE_MODEL_DIR = Path("experiments/face/models/finetune")
+#: Where the face pipeline (``dvc repro experiments/face/dvc.yaml``) leaves its lip-sync
+#: generator for any face (its ``lipsync`` stage: trained on all its pretraining speakers; the
+#: ``finetune`` model is specific to the pipeline's two target speakers).
+DEFAULT_FACE_MODEL_DIR = Path("experiments/face/models/lipsync")
 HOW_TO_GET_A_FACE_MODEL = (
     "get one with `dvc repro experiments/face/dvc.yaml`, then pass --model "
-    "experiments/face/models/finetune"
+    "experiments/face/models/lipsync"
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from synth_inputs import FOV_MM, disk_mask, save_generator
@@ -113,6 +115,22 @@ def test_model_folder_file_and_missing(tmp_path, tiny_model_dir, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no model given and none at"):
         resolve_model_path(None)
     assert "--model experiments/quickstart/models/finetune" in HOW_TO_GET_A_MODEL
+
+
+def test_default_face_model_is_the_face_pipelines_lipsync_output():
+    """``dub``'s default face model is what a stage of ``experiments/face`` writes, and that
+    stage trains on the pretraining speakers (a model for any face), not the target ones."""
+    import yaml
+
+    from mrisynth.synthesis.stream import DEFAULT_FACE_MODEL_DIR, HOW_TO_GET_A_FACE_MODEL
+
+    root = Path(__file__).resolve().parents[2]
+    stages = yaml.safe_load((root / "experiments/face/dvc.yaml").read_text())["stages"]
+    out = DEFAULT_FACE_MODEL_DIR.relative_to("experiments/face").as_posix()
+    writers = [s for s in stages.values() if out in s.get("outs", [])]
+    assert len(writers) == 1, f"no stage of experiments/face writes {out}"
+    assert "--split-train pretrain " in writers[0]["cmd"]
+    assert f"--model {DEFAULT_FACE_MODEL_DIR.as_posix()}" in HOW_TO_GET_A_FACE_MODEL
 
 
 def test_speaker_folder_roi_and_too_coarse_reference(tmp_path, tiny_cfg, phantom_clip):
