@@ -128,7 +128,7 @@ def test_default_face_model_is_the_face_pipelines_lipsync_output():
     stages = yaml.safe_load((root / "experiments/face/dvc.yaml").read_text())["stages"]
     out = DEFAULT_FACE_MODEL_DIR.relative_to("experiments/face").as_posix()
     writers = [s for s in stages.values() if out in s.get("outs", [])]
-    assert len(writers) == 1, f"no stage of experiments/face writes {out}"
+    assert len(writers) == 1, f"{len(writers)} stages of experiments/face write {out}, want 1"
     assert "--split-train pretrain " in writers[0]["cmd"]
     assert f"--model {DEFAULT_FACE_MODEL_DIR.as_posix()}" in HOW_TO_GET_A_FACE_MODEL
 
