@@ -34,6 +34,7 @@ __all__ = [
     "SyncExpert",
     "frames_in_window",
     "crop_rows",
+    "visible_rows",
     "cosine_probability",
     "visual_features",
     "normalise_mel",
@@ -49,13 +50,19 @@ AUDIO_NORMS: tuple[str, ...] = ("none", "window")
 _EPS = 1e-6
 
 
-def crop_rows(frames: torch.Tensor, crop: Crop) -> torch.Tensor:
-    """Keep all rows (``"full"``) or the lower half (``"lower_half"``, rows ``H//2:``)."""
+def visible_rows(height: int, crop: Crop) -> slice:
+    """The rows of a ``height``-row frame that ``crop`` keeps: all (``"full"``) or the lower
+    half (``"lower_half"``, rows ``height//2:``)."""
     if crop == "full":
-        return frames
+        return slice(0, height)
     if crop == "lower_half":
-        return frames[..., frames.shape[-2] // 2 :, :]
+        return slice(height // 2, height)
     raise ValueError(f"crop must be 'full' or 'lower_half', got {crop!r}")
+
+
+def crop_rows(frames: torch.Tensor, crop: Crop) -> torch.Tensor:
+    """``(..., H, W)`` → ``(..., H', W)``: the rows :func:`visible_rows` keeps."""
+    return frames[..., visible_rows(frames.shape[-2], crop), :]
 
 
 def visual_features(frames: torch.Tensor, kind: VisualInput) -> torch.Tensor:

@@ -217,6 +217,24 @@ def test_visual_augment_shifts_whole_windows_and_only_in_training():
     assert Spy.calls == 1
 
 
+@pytest.mark.parametrize("crop", ["full", "lower_half"])
+def test_expert_training_perturbs_only_the_rows_the_expert_reads(crop):
+    """Augmentation and appearance randomisation skip rows the expert's crop discards."""
+    from mrisynth.transforms.domain import DomainRandomization
+
+    torch.manual_seed(0)
+    expert = build_sync_expert(tiny_cfg(channels=3, sync_crop=crop))
+    solver = SyncExpertSolver(expert, augment=VisualAugment(), domain=DomainRandomization(prob=1.0))
+    frames = torch.rand(4, 5, 3, SIZE, SIZE)
+    out = solver._perturb(frames.clone())
+    assert out.shape == frames.shape
+    top = SIZE // 2 if crop == "lower_half" else 0
+    assert torch.equal(out[..., :top, :], frames[..., :top, :])
+    assert (out[..., top:, :] - frames[..., top:, :]).abs().mean() > 0.01
+    no_change = SyncExpertSolver(expert)._perturb(frames)
+    assert no_change is frames
+
+
 def _inverted(seqs):
     """An unseen appearance domain: the same motion and audio, contrast inverted."""
     return [s.replace(frames=(255 - s.frames).astype(np.uint8)) for s in seqs]
