@@ -488,8 +488,7 @@ class OursLoop:
         channels_last: bool = False,
         precision: str = "fp32",
     ) -> None:
-        from mrisynth.data.dataset import SyncPairDataset
-        from mrisynth.engine.solvers.sync_expert import SyncExpertSolver
+        from mrisynth.engine.solvers.sync_expert import SyncExpertSolver, sync_pairs
         from mrisynth.losses.weights import GeneratorLossWeights
         from mrisynth.models.builders import build_sync_expert
 
@@ -508,14 +507,7 @@ class OursLoop:
             )
 
         torch.manual_seed(seed)
-        self.pairs = SyncPairDataset(
-            corpus,
-            window_ms=cfg.sync_window_ms,
-            mel_cfg=cfg.mel,
-            seed=seed,
-            fps=cfg.fps,
-            channels=cfg.channels,
-        )
+        self.pairs = sync_pairs(corpus, cfg, seed=seed)
         expert_solver = SyncExpertSolver(build_sync_expert(cfg), lr=1e-4)
         if gpu_opts:
             expert_solver.opt = fused(expert_solver.opt)

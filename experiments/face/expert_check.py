@@ -18,12 +18,11 @@ import sys
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from mrisynth.cli.train import load_split
-from mrisynth.data.dataset import SyncPairDataset
 from mrisynth.data.intensity import unit_tensor
-from mrisynth.engine.recipe import evenly_spaced
+from mrisynth.engine.solvers.sync_expert import balanced_subset, sync_pairs
 from mrisynth.models.artifacts import load_sync_expert
 
 MAX_PAIRS = 3000
@@ -35,17 +34,8 @@ def pair_correctness(expert_path: str, manifest: str, splits: list[str]) -> tupl
     index of the recording the pair comes from."""
     model, cfg = load_sync_expert(expert_path)
     seqs = [s for split in splits for s in load_split(manifest, split, cfg)]
-    pairs = SyncPairDataset(
-        seqs,
-        window_ms=cfg.sync_window_ms,
-        mel_cfg=cfg.mel,
-        negative_shift_s=NEGATIVE_SHIFT_S,
-        fps=cfg.fps,
-        channels=cfg.channels,
-        seed=11,
-    )
-    keep = evenly_spaced(len(pairs) // 2, MAX_PAIRS // 2)  # (positive, negative) neighbours
-    balanced = Subset(pairs, np.stack([2 * keep, 2 * keep + 1], 1).ravel().tolist())
+    pairs = sync_pairs(seqs, cfg, seed=11, shift_s=NEGATIVE_SHIFT_S)
+    balanced = balanced_subset(pairs, MAX_PAIRS)
     correct, recording = [], []
     with torch.no_grad():
         for batch in DataLoader(balanced, batch_size=128):

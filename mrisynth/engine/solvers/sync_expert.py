@@ -62,6 +62,8 @@ __all__ = [
     "RedrawnPairs",
     "VisualAugment",
     "check_meta",
+    "sync_pairs",
+    "balanced_subset",
     "train_sync_expert",
 ]
 
@@ -263,6 +265,7 @@ class SyncExpertSolver(Solver):
         if self.domain is None and self.augment is None:
             return frames
         rows = visible_rows(frames.shape[-2], self.expert.crop)
+        whole = rows.start == 0 and rows.stop == frames.shape[-2]  # nothing to put back
         seen = frames[..., rows, :]
         if self.domain is not None:
             b, tv, c, h, w = seen.shape  # one appearance per window: its frames share it
@@ -270,6 +273,8 @@ class SyncExpertSolver(Solver):
             seen = look.reshape(b, tv, c, h, w)
         if self.augment is not None:
             seen = self.augment(seen)
+        if whole:
+            return seen
         return torch.cat([frames[..., : rows.start, :], seen, frames[..., rows.stop :, :]], -2)
 
     def state_dict(self) -> dict[str, Any]:
@@ -280,6 +285,35 @@ class SyncExpertSolver(Solver):
 
 
 # ---------------------------------------------------------------------------------- recipe
+def sync_pairs(
+    seqs: Sequence[Any],
+    model_cfg: ModelConfig,
+    *,
+    seed: int,
+    shift_s: tuple[float, float] = (0.2, 1.0),
+    stride: int = 1,
+) -> SyncPairDataset:
+    """In-sync / off-sync pairs of ``seqs`` with ``model_cfg``'s expert window, mel front end,
+    frame rate and channels; negatives shifted by ``shift_s`` (min, max) seconds."""
+    return SyncPairDataset(
+        seqs,
+        window_ms=model_cfg.sync_window_ms,
+        mel_cfg=model_cfg.mel,
+        negative_shift_s=shift_s,
+        fps=model_cfg.fps,
+        channels=model_cfg.channels,
+        seed=seed,
+        stride=stride,
+    )
+
+
+def balanced_subset(pairs: SyncPairDataset, max_pairs: int) -> Subset:
+    """Up to ``max_pairs`` pairs spread evenly over ``pairs`` (0 = all), balanced: items
+    alternate in-sync / off-sync, so each kept position keeps both of its neighbours."""
+    keep = evenly_spaced(len(pairs) // 2, max_pairs // 2 if max_pairs else 0)
+    return Subset(pairs, np.stack([2 * keep, 2 * keep + 1], 1).ravel().tolist())
+
+
 def train_sync_expert(
     train_seqs: Sequence[Any],
     val_seqs: Sequence[Any],
@@ -321,17 +355,12 @@ def train_sync_expert(
     check_sequences(train_seqs, model_cfg, "training")
     check_sequences(val_seqs, model_cfg, "validation")
     warn_shared_speakers(train_seqs, val_seqs)
-    common = dict(
-        window_ms=model_cfg.sync_window_ms,
-        mel_cfg=model_cfg.mel,
-        negative_shift_s=opts.negative_shift_s,
-        fps=model_cfg.fps,
-        channels=model_cfg.channels,
+    shift = opts.negative_shift_s
+    pairs = sync_pairs(
+        train_seqs, model_cfg, seed=train_cfg.seed, shift_s=shift, stride=opts.stride
     )
-    pairs = SyncPairDataset(train_seqs, seed=train_cfg.seed, stride=opts.stride, **common)
-    val_pairs = SyncPairDataset(val_seqs, seed=train_cfg.seed + 1, **common)
-    keep = evenly_spaced(len(val_pairs) // 2, opts.max_val_pairs // 2 if opts.max_val_pairs else 0)
-    val_set = Subset(val_pairs, np.stack([2 * keep, 2 * keep + 1], 1).ravel().tolist())
+    val_pairs = sync_pairs(val_seqs, model_cfg, seed=train_cfg.seed + 1, shift_s=shift)
+    val_set = balanced_subset(val_pairs, opts.max_val_pairs)
 
     cfg = dataclasses.replace(train_cfg, best_metric=train_cfg.best_metric or "valid/loss")
     meta = solver_meta("sync_expert", model_cfg)
