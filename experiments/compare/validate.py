@@ -17,10 +17,13 @@ the test pairs. A flagged phone is a hit when it lies within the substituted pho
 precision counts flagged phones (controls' flags are all false), recall counts substitution
 pairs with a hit. 95 % CIs and the F1 differences by bootstrap over pairs.
 
+    python experiments/compare/validate.py --no-model --oracle --out R0
     python experiments/compare/validate.py --models experiments/quickstart/models \\
-        --out experiments/compare/results
+        --out R --renders R0/renders --merge R0/scores.jsonl
 
-Scores are cached per pair in ``<out>/scores.jsonl``: a rerun resumes.
+``experiments/compare/dvc.yaml`` runs every validation README reports (``dvc repro
+experiments/compare/dvc.yaml``). Scores are cached per pair in ``<out>/scores.jsonl``: a
+rerun resumes.
 """
 
 from __future__ import annotations
@@ -319,7 +322,22 @@ def evaluate(records: list[dict]) -> dict:
                 "ci": ci[f]}
             for f in flaggers
         }  # fmt: skip
+    result["response"] = {f: response(test, f) for f in flaggers if f in ("rtmri", "oracle")}
     return result
+
+
+def response(records: list[dict], flagger: str) -> dict:
+    """How far a substitution moves ``flagger``'s score at its phone against how far the
+    phones of the control pairs (nothing substituted) lie: the flagger's signal and noise."""
+    out = {}
+    for kind in TARGET:
+        at = [p[flagger] for r in records if r["kind"] == kind for p in r["phones"]
+              if p["index"] == r["index"]]  # fmt: skip
+        out[kind] = float(np.median(at)) if at else float("nan")
+    ctl = [p[flagger] for r in records if r["kind"] == "control" for p in r["phones"]]
+    out["controls_median"] = float(np.median(ctl)) if ctl else float("nan")
+    out["controls_p90"] = float(np.percentile(ctl, 90)) if ctl else float("nan")
+    return out
 
 
 def markdown(result: dict, meta: dict) -> str:
@@ -350,6 +368,18 @@ def markdown(result: dict, meta: dict) -> str:
                 + (f"[{diff[0]:+.2f}, {diff[1]:+.2f}]" if diff else "—")
                 + " |"
             )
+    if result.get("response"):
+        lines += [
+            "",
+            "Score at the substituted phone (median over the test pairs) against the control "
+            "pairs' phones (nothing substituted; median and 90th percentile), mm:",
+            "",
+            "| flagger | " + " | ".join(TARGET) + " | controls median | controls 90th pct |",
+            "|---|" + "---|" * (len(TARGET) + 2),
+        ]
+        for f, row in result["response"].items():
+            cells = [row[k] for k in TARGET] + [row["controls_median"], row["controls_p90"]]
+            lines.append(f"| {names[f]} | " + " | ".join(f"{v:.1f}" for v in cells) + " |")
     lines += ["", f"Models: {meta['models']}; {meta['n_records']} pairs in "
               f"{meta['seconds']:.0f} s."]  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -385,6 +415,11 @@ def export_pair(key: str, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", type=Path, default=ROOT / "experiments/quickstart/models")
+    ap.add_argument(
+        "--generator",
+        default="finetune",
+        help="the generator's folder under --models (segmenter: <models>/segmenter)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "experiments/compare/results")
     ap.add_argument("--sentences", type=int, default=2, help="sentences per language and split")
     ap.add_argument("--limit", type=int, default=0, help="score at most this many new pairs")
@@ -415,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="match the learner's long-term spectrum to the reference's before synthesis",
     )
+    ap.add_argument(
+        "--renders",
+        type=Path,
+        help="the phantom renders' cache (default <out>/renders); another run's renders are "
+        "reused as they are (the same pairs have the same audio)",
+    )
     ap.add_argument("--export", metavar="KEY", help="write this pair's inputs to --out and stop")
     args = ap.parse_args(argv)
     if args.same_speaker and args.same_voice:
@@ -437,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = {
         "phantom": phantom,
         "frame": seq.replace(frames=seq.frames[:1], labels=None, audio=None, sample_rate=None),
-        "model": None if args.no_model else SynthesisModel.load(args.models / "finetune"),
+        "model": None if args.no_model else SynthesisModel.load(args.models / args.generator),
         "segmenter": (
             None
             if args.no_model
@@ -447,9 +488,9 @@ def main(argv: list[str] | None = None) -> int:
         "same_speaker": args.same_speaker,
         "same_voice": args.same_voice,
         "equalise": args.equalise,
-        "renders": args.out / "renders",
+        "renders": args.renders or args.out / "renders",
     }
-    ctx["renders"].mkdir(exist_ok=True)
+    ctx["renders"].mkdir(parents=True, exist_ok=True)
     cache_path = args.out / "scores.jsonl"
     done = {}
     if cache_path.exists():
@@ -485,8 +526,14 @@ def main(argv: list[str] | None = None) -> int:
                         if mine[f] is None:
                             mine[f] = theirs[f]
     result = evaluate(records)
-    meta = {"models": str(args.models), "n_records": len(records),
-            "seconds": time.time() - t0}  # fmt: skip
+    models = args.models.resolve() / args.generator
+    if args.no_model:
+        models_name = "none (audio flaggers and ground truth only)"
+    elif models.is_relative_to(ROOT):
+        models_name = str(models.relative_to(ROOT))
+    else:
+        models_name = str(models)
+    meta = {"models": models_name, "n_records": len(records), "seconds": time.time() - t0}
     result["meta"] = meta
     (args.out / "validation.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     (args.out / "validation.md").write_text(markdown(result, meta), encoding="utf-8")
