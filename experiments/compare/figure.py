@@ -34,13 +34,16 @@ def video_frames(path: Path, indices: list[int]) -> list[np.ndarray]:
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     w, h = meta["size"]
-    wanted, out = set(indices), {}
-    for i, raw in enumerate(reader):
-        if i in wanted:
-            out[i] = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    wanted, out, n = set(indices), {}, 0
+    for n, raw in enumerate(reader, start=1):
+        if n - 1 in wanted:
+            out[n - 1] = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
         if len(out) == len(wanted):
             break
     reader.close()
+    missing = sorted(wanted - set(out))
+    if missing:
+        raise ValueError(f"{path}: has no frame {missing[0]} (it has {n} frames)")
     return [out[i] for i in indices]
 
 

@@ -58,3 +58,23 @@ def test_response_is_the_score_at_the_substituted_phone_against_the_controls(val
     assert np.isnan(out["r_to_l"])  # no such pair
     assert out["controls_median"] == pytest.approx(2.0)
     assert validate.response(records, "oracle")["retroflex_to_dental"] == pytest.approx(2.5)
+
+
+def test_the_figure_reads_the_frames_it_asks_for_and_names_a_missing_one(tmp_path):
+    from mrisynth.synthesis import Mp4Writer
+
+    path = REPO / "experiments" / "compare" / "figure.py"
+    spec = importlib.util.spec_from_file_location("compare_figure", path)
+    figure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure)
+    video = tmp_path / "v.mp4"
+    frames = np.zeros((6, 32, 48, 3), np.uint8)
+    for k in range(6):
+        frames[k] = 40 * k  # each frame its own grey level
+    with Mp4Writer(video, 25.0, (32, 48), rgb=True) as writer:
+        writer.write(frames)
+    got = figure.video_frames(video, [4, 1])
+    assert [g.shape for g in got] == [(32, 48, 3)] * 2
+    assert abs(float(got[0].mean()) - 160) < 4 and abs(float(got[1].mean()) - 40) < 4
+    with pytest.raises(ValueError, match=r"v\.mp4: has no frame 9 \(it has 6 frames\)"):
+        figure.video_frames(video, [2, 9])
